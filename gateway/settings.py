@@ -11,10 +11,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path(".lkk-data")
+_DEMO_SECRET = "demo-secret-key-change-me-in-production-0123456789"
 
 
 class Environment(StrEnum):
@@ -32,62 +33,131 @@ Seconds = Annotated[float, Field(gt=0)]
 class Settings(BaseSettings):
     """The gateway's configuration, one field per ``LKK_<NAME>`` environment variable."""
 
-    model_config = SettingsConfigDict(env_prefix="LKK_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="LKK_", extra="ignore", frozen=True, use_attribute_docstrings=True
+    )
 
     environment: Environment = Environment.DEMO
+    """``demo``, ``development`` or ``production`` (no GraphiQL, no demo keys, no auto-migrate)."""
     host: str = "127.0.0.1"
+    """Interface the gateway listens on."""
     port: Port = 8000
+    """Port of the gateway."""
     workers: Annotated[int, Field(ge=1, le=64)] = 1
+    """uvicorn worker processes of ``lkk serve``."""
     public_url: str = ""
     """Base URL the clients reach the gateway by (receipt links, policy URL); derived if empty."""
 
     data_dir: Path = DEFAULT_DATA_DIR
+    """Folder of the embedded SQLite store and the emulators' state files."""
     database_url: str = ""
     """SQLAlchemy async URL; empty means SQLite in ``data_dir``."""
-    redis_url: str = ""
-    """Redis for shared cache, limits and fan-out; empty means in-process."""
     migrate_on_start: bool | None = None
     """Run Alembic migrations at start; by default only in demo and development."""
 
     graphiql: bool | None = None
     """Serve GraphiQL in a browser; by default on everywhere except production."""
-    secret_key: SecretStr = SecretStr("demo-secret-key-change-me-in-production-0123456789")
+    secret_key: SecretStr = SecretStr(_DEMO_SECRET)
     """Signs receipt URLs and other short-lived tokens; must be set in production."""
     log_level: str = "INFO"
+    """Python logging level."""
 
-    billing_url: str = "http://127.0.0.1:8101/billing"
-    metering_url: str = "http://127.0.0.1:8102/api/v1"
-    acquirer_url: str = "http://127.0.0.1:8103"
+    billing_url: str = ""
+    """SOAP endpoint of billing; empty: the billing emulator (host and port below)."""
+    metering_url: str = ""
+    """Base of metering's REST API; empty: the metering emulator."""
+    acquirer_url: str = ""
+    """Base of the acquirer's API; empty: the acquirer emulator."""
     acquirer_shop_id: str = "100500"
+    """Shop id at the acquirer (HTTP Basic user)."""
     acquirer_secret_key: SecretStr = SecretStr("test_shop_secret")
+    """Shop secret key at the acquirer (HTTP Basic password)."""
     acquirer_webhook_secret: SecretStr = SecretStr("test_webhook_secret")
-    sms_url: str = "http://127.0.0.1:8104"
+    """HMAC key of the acquirer's signed webhooks."""
+    sms_url: str = ""
+    """Base of the SMS gateway; empty: the SMS emulator."""
     sms_api_key: SecretStr = SecretStr("demo-sms-key")
+    """API key of the SMS gateway."""
     sms_sender: str = "LKK"
-    smtp_host: str = "127.0.0.1"
+    """Sender name of our SMS."""
+    smtp_host: str = ""
+    """SMTP relay; empty: the mail emulator."""
     smtp_port: Port = 8025
+    """SMTP port (also where the mail emulator listens)."""
     smtp_username: str = ""
+    """SMTP login; empty: no authentication."""
     smtp_password: SecretStr = SecretStr("")
+    """SMTP password."""
     smtp_use_tls: bool = False
+    """Implicit TLS to the SMTP relay."""
     mail_from: str = "ЛКК <noreply@lkk.example.ru>"
+    """From: of our letters."""
 
     upstream_timeout: Seconds = 5.0
     """Default total timeout of one upstream call, in seconds."""
     upstream_connect_timeout: Seconds = 2.0
+    """Timeout of opening a connection to an upstream, in seconds."""
     upstream_slow_ms: Seconds = 1000.0
     """An upstream answering a probe slower than this is reported DEGRADED."""
+    status_cache_seconds: Annotated[float, Field(ge=0)] = 1.0
+    """How long one round of upstream probes (``appInfo``) is reused."""
     breaker_failure_threshold: Annotated[int, Field(ge=1)] = 5
+    """Failures in a row that open an upstream's circuit breaker."""
     breaker_reset_seconds: Seconds = 30.0
+    """How long an open breaker waits before it lets one trial call through."""
 
     utility_timezone: str = "Asia/Yekaterinburg"
+    """The utility's local time (reading window, statement publication)."""
 
     # Emulator ports: the demo and `lkk emulators` use them; tests pick free ones.
     emulator_host: str = "127.0.0.1"
+    """Interface the emulators listen on (and the default upstream host)."""
     billing_port: Port = 8101
+    """Port of the billing emulator."""
     metering_port: Port = 8102
+    """Port of the metering emulator."""
     acquirer_port: Port = 8103
+    """Port of the acquirer emulator."""
     sms_port: Port = 8104
+    """Port of the SMS emulator."""
     mail_http_port: Port = 8105
+    """Port of the mail emulator's inbox pages."""
+    billing_faults: str = ""
+    """Initial fault knobs of the billing emulator, e.g. ``latency_ms=300,error_rate=0.1``."""
+    metering_faults: str = ""
+    """Initial fault knobs of the metering emulator."""
+    acquirer_faults: str = ""
+    """Initial fault knobs of the acquirer emulator."""
+    sms_faults: str = ""
+    """Initial fault knobs of the SMS emulator."""
+    mail_faults: str = ""
+    """Initial fault knobs of the mail emulator (SMTP and pages)."""
+    booking_delay_seconds: Annotated[float, Field(ge=0)] = 5.0
+    """Billing emulator: how long a posted payment takes to show as booked."""
+    maintenance_window: str = "02:00-02:10"
+    """Metering emulator: nightly maintenance (local time, ``HH:MM-HH:MM``; empty: none)."""
+
+    @model_validator(mode="after")
+    def _default_upstreams_to_emulators(self) -> Settings:
+        # Unset upstream URLs point at the emulators, following their configured ports.
+        base = f"http://{self.emulator_host}"
+        defaults = {
+            "billing_url": f"{base}:{self.billing_port}/billing",
+            "metering_url": f"{base}:{self.metering_port}/api/v1",
+            "acquirer_url": f"{base}:{self.acquirer_port}",
+            "sms_url": f"{base}:{self.sms_port}",
+            "smtp_host": self.emulator_host,
+        }
+        for name, value in defaults.items():
+            if not getattr(self, name):
+                object.__setattr__(self, name, value)
+        return self
+
+    @model_validator(mode="after")
+    def _production_needs_real_secrets(self) -> Settings:
+        if self.is_production and self.secret_key.get_secret_value() == _DEMO_SECRET:
+            raise ValueError("LKK_SECRET_KEY must be set in production")
+        return self
 
     @field_validator("utility_timezone")
     @classmethod
@@ -125,3 +195,30 @@ class Settings(BaseSettings):
     def effective_public_url(self) -> str:
         """Base URL of the gateway as clients see it."""
         return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+
+def reference_markdown() -> str:
+    """``docs/configuration.md``: every setting with its default and meaning, generated
+    from this class so that it cannot drift."""
+    lines = [
+        "# Configuration reference",
+        "",
+        "Generated from `gateway/settings.py` (`make docs`); a test fails when it is stale.",
+        "Every setting is an environment variable; the defaults run the demo.",
+        "",
+        "| variable | default | meaning |",
+        "|---|---|---|",
+    ]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        if isinstance(default, SecretStr):
+            shown = "(secret, demo value)" if default.get_secret_value() else "(empty)"
+        elif default is None:
+            shown = "(derived)"
+        elif default == "":
+            shown = "(empty)"
+        else:
+            shown = f"`{getattr(default, 'value', default)}`"
+        meaning = " ".join((field.description or "").split()).replace("|", "\\|")
+        lines.append(f"| `LKK_{name.upper()}` | {shown} | {meaning} |")
+    return "\n".join(lines) + "\n"

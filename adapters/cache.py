@@ -1,0 +1,141 @@
+"""Caching of upstream answers with per-kind lifetimes and stale-if-error (GW-2).
+
+Each kind of data has its own :class:`CachePolicy`: how long a value is fresh, and how much
+longer it may stand in, marked stale, while the upstream is unavailable. The backend is any
+aiocache cache: in-process memory by default, Redis when the gateway is scaled out.
+Loads of one key are single-flight, so a cold key under load costs one upstream call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from aiocache import BaseCache, SimpleMemoryCache
+
+from adapters.errors import UpstreamUnavailable
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CachePolicy:
+    """Lifetimes of one kind of cached data, in seconds."""
+
+    kind: str
+    ttl: float
+    """How long a value is served without asking the upstream."""
+    stale_ttl: float
+    """How long past ``ttl`` a value may still stand in while the upstream is down."""
+
+
+# DESIGN.md, "Adapters": accounts and meters minutes; balances short; closed periods long;
+# payment status never.
+ACCOUNTS = CachePolicy("accounts", ttl=300, stale_ttl=7 * 86400)
+METERS = CachePolicy("meters", ttl=300, stale_ttl=7 * 86400)
+READINGS = CachePolicy("readings", ttl=60, stale_ttl=7 * 86400)
+BALANCES = CachePolicy("balances", ttl=30, stale_ttl=2 * 86400)
+PAYMENT_HISTORY = CachePolicy("payments", ttl=30, stale_ttl=2 * 86400)
+CLOSED_STATEMENTS = CachePolicy("statements", ttl=86400, stale_ttl=30 * 86400)
+RECEIPTS = CachePolicy("receipts", ttl=7 * 86400, stale_ttl=30 * 86400)
+
+
+@dataclass(frozen=True)
+class Cached(Generic[T]):
+    """A value with the time it was fetched and whether it is served stale."""
+
+    value: T
+    as_of: datetime
+    stale: bool
+
+
+@dataclass(frozen=True)
+class _Entry:
+    value: Any
+    fetched_at: float
+
+
+class UpstreamCache:
+    """Per-kind caching in front of adapter calls, with stale-if-error and single-flight.
+
+    ``clock`` returns epoch seconds (injectable in tests).
+    """
+
+    def __init__(
+        self,
+        backend: BaseCache | None = None,
+        *,
+        namespace: str = "lkk",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.backend: BaseCache = backend if backend is not None else SimpleMemoryCache()
+        self.namespace = namespace
+        self._clock = clock
+        self._inflight: dict[str, asyncio.Future[Any]] = {}
+        self.hits = 0
+        self.misses = 0
+        self.stale_served = 0
+
+    def _key(self, policy: CachePolicy, key: str) -> str:
+        return f"{self.namespace}:{policy.kind}:{key}"
+
+    async def get_or_load(
+        self, policy: CachePolicy, key: str, load: Callable[[], Awaitable[T]]
+    ) -> Cached[T]:
+        """The fresh cached value, else a new one from ``load``; when ``load`` fails with
+        :class:`UpstreamUnavailable` and a value within ``stale_ttl`` exists, that value,
+        marked stale."""
+        full_key = self._key(policy, key)
+        entry: _Entry | None = await self.backend.get(full_key)
+        now = self._clock()
+        if entry is not None and now - entry.fetched_at < policy.ttl:
+            self.hits += 1
+            return Cached(entry.value, _as_datetime(entry.fetched_at), stale=False)
+        self.misses += 1
+        try:
+            value: T = await self._load_once(full_key, policy, load)
+        except UpstreamUnavailable:
+            if entry is None:
+                raise
+            self.stale_served += 1
+            return Cached(entry.value, _as_datetime(entry.fetched_at), stale=True)
+        return Cached(value, _as_datetime(self._clock()), stale=False)
+
+    async def _load_once(
+        self, full_key: str, policy: CachePolicy, load: Callable[[], Awaitable[T]]
+    ) -> T:
+        pending = self._inflight.get(full_key)
+        if pending is not None:
+            result: T = await asyncio.shield(pending)
+            return result
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._inflight[full_key] = future
+        try:
+            value = await load()
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning without waiters
+            raise
+        else:
+            await self.backend.set(
+                full_key, _Entry(value, self._clock()), ttl=policy.ttl + policy.stale_ttl
+            )
+            future.set_result(value)
+            return value
+        finally:
+            del self._inflight[full_key]
+
+    async def invalidate(self, policy: CachePolicy, key: str) -> None:
+        """Forget one value (after a write that changes it)."""
+        await self.backend.delete(self._key(policy, key))
+
+
+def _as_datetime(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)

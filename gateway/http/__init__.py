@@ -1,0 +1,1 @@
+"""HTTP routes that are not GraphQL: health, readiness (later webhooks, receipts, metrics)."""

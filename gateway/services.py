@@ -1,0 +1,24 @@
+"""The services the schema's resolvers call, built once by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.settings import Settings
+from gateway.store.db import Store
+from gateway.system.status import UpstreamMonitor
+from gateway.upstreams import Upstreams
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything a request may need, shared by all requests of the app."""
+
+    settings: Settings
+    store: Store
+    upstreams: Upstreams
+    monitor: UpstreamMonitor
+    version: str
+    """The gateway's release."""
+    schema_version: str
+    """A fingerprint of the public schema, so clients can notice a new one."""

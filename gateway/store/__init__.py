@@ -1,0 +1,1 @@
+"""The gateway's own store: SQLAlchemy 2 async models and Alembic migrations."""

@@ -1,0 +1,1 @@
+"""The gateway about itself: version, state of each upstream (SET-6)."""

@@ -1,0 +1,95 @@
+"""The adapters of the five legacy systems, built once for the life of the app.
+
+One ``httpx.AsyncClient`` (connection pool, keep-alive) and one :class:`Resilience`
+(breaker, retries) per upstream, closed when the app stops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from adapters.acquirer import AcquirerClient
+from adapters.billing import BillingClient
+from adapters.http import make_client
+from adapters.metering import MeteringClient
+from adapters.notify import MailClient, SmsClient
+from adapters.resilience import CircuitBreaker, Resilience
+from gateway.settings import Settings
+from gateway.system.status import Probeable
+
+
+@dataclass(frozen=True)
+class Upstreams:
+    """The adapter of each legacy system."""
+
+    billing: BillingClient
+    metering: MeteringClient
+    acquirer: AcquirerClient
+    sms: SmsClient
+    mail: MailClient
+
+    def all(self) -> list[Probeable]:
+        """Every adapter, in the order ``appInfo`` lists them."""
+        return [self.billing, self.metering, self.acquirer, self.sms, self.mail]
+
+
+def _resilience(settings: Settings, name: str) -> Resilience:
+    return Resilience(
+        name,
+        breaker=CircuitBreaker(
+            name,
+            failure_threshold=settings.breaker_failure_threshold,
+            reset_seconds=settings.breaker_reset_seconds,
+        ),
+    )
+
+
+@asynccontextmanager
+async def open_upstreams(settings: Settings) -> AsyncIterator[Upstreams]:
+    """Build every adapter with its own long-lived HTTP client; close them on exit."""
+    async with AsyncExitStack() as stack:
+
+        async def client(base_url: str) -> httpx.AsyncClient:
+            made = make_client(
+                base_url,
+                timeout=settings.upstream_timeout,
+                connect_timeout=settings.upstream_connect_timeout,
+            )
+            return await stack.enter_async_context(made)
+
+        yield Upstreams(
+            billing=BillingClient(
+                await client(settings.billing_url),
+                _resilience(settings, "billing"),
+                url=settings.billing_url,
+            ),
+            metering=MeteringClient(
+                await client(settings.metering_url), _resilience(settings, "metering")
+            ),
+            acquirer=AcquirerClient(
+                await client(settings.acquirer_url),
+                _resilience(settings, "acquirer"),
+                shop_id=settings.acquirer_shop_id,
+                secret_key=settings.acquirer_secret_key.get_secret_value(),
+            ),
+            sms=SmsClient(
+                await client(settings.sms_url),
+                _resilience(settings, "sms"),
+                api_key=settings.sms_api_key.get_secret_value(),
+                sender=settings.sms_sender,
+            ),
+            mail=MailClient(
+                settings.smtp_host,
+                settings.smtp_port,
+                _resilience(settings, "mail"),
+                sender=settings.mail_from,
+                username=settings.smtp_username,
+                password=settings.smtp_password.get_secret_value(),
+                use_tls=settings.smtp_use_tls,
+                timeout=settings.upstream_timeout,
+            ),
+        )

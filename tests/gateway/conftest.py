@@ -1,0 +1,55 @@
+"""The gateway in-process (httpx over ASGI, lifespan run) against the emulators."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from emulators.host import EmulatorHost
+from gateway.app import create_app
+from gateway.settings import Environment, Settings
+
+
+def settings_for(emulators: EmulatorHost, data_dir: Path, **overrides: object) -> Settings:
+    """Gateway settings pointing at the test emulators, a private store, short timeouts."""
+    config = emulators.config
+    values: dict[str, object] = {
+        "environment": Environment.DEVELOPMENT,
+        "data_dir": data_dir,
+        "billing_url": config.billing_url,
+        "metering_url": config.metering_url,
+        "acquirer_url": config.acquirer_url,
+        "sms_url": config.sms_url,
+        "smtp_host": config.host,
+        "smtp_port": config.smtp_port,
+        "upstream_timeout": 1.0,
+        "status_cache_seconds": 0,
+        **overrides,
+    }
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(emulators: EmulatorHost, tmp_path: Path) -> Settings:
+    """Settings of a gateway wired to the emulators."""
+    return settings_for(emulators, tmp_path)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    """The gateway app with its lifespan entered (store migrated, adapters open)."""
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the in-process gateway."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+        yield http
