@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
@@ -19,6 +20,7 @@ from strawberry.asgi import GraphQL
 
 from gateway import __version__
 from gateway.http import health
+from gateway.observability import RequestIdMiddleware
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.store.db import Store
@@ -82,5 +84,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             *health.routes,
         ],
+        middleware=[Middleware(RequestIdMiddleware)],
         lifespan=lifespan,
     )

@@ -4,7 +4,6 @@ schema, migrate the store."""
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 import threading
@@ -14,6 +13,7 @@ import uvicorn
 
 from emulators.config import EmulatorConfig
 from emulators.host import EmulatorHost
+from gateway.observability import configure_logging
 from gateway.settings import Settings
 
 DEMO_LOGINS = (
@@ -57,12 +57,11 @@ def emulator_config(settings: Settings) -> EmulatorConfig:
     )
 
 
-def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
+def _configure_logging(settings: Settings, command: str) -> None:
+    structured = settings.log_format == "json" or (
+        settings.log_format is None and command not in ("demo", "emulators")
     )
+    configure_logging(settings.log_level, structured=structured)
 
 
 def _say(text: str = "") -> None:
@@ -201,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lkk`` console script."""
     args = build_parser().parse_args(argv)
     settings = Settings()
-    _configure_logging(settings)
+    _configure_logging(settings, args.command)
     code: int = args.run(settings, args)
     return code
 

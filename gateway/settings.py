@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     """Signs receipt URLs and other short-lived tokens; must be set in production."""
     log_level: str = "INFO"
     """Python logging level."""
+    log_format: Literal["json", "text"] | None = None
+    """Log lines as JSON or text; by default text for ``demo``/``emulators``, JSON otherwise."""
 
     billing_url: str = ""
     """SOAP endpoint of billing; empty: the billing emulator (host and port below)."""
