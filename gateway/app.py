@@ -1,7 +1,7 @@
 """The composition root: builds the Starlette app, its lifespan and every service.
 
 ``uvicorn --factory gateway.app:create_app`` (what ``lkk serve`` runs) reads the settings
-from the environment; tests pass a :class:`Settings` of their own.
+from the environment; tests pass a :class:`Settings` (and a clock) of their own.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -19,36 +20,134 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from gateway import __version__
-from gateway.http import health
+from gateway.clock import Clock
+from gateway.http import health, pages
+from gateway.identity.apikeys import ApiKeys
+from gateway.identity.codes import Codes
+from gateway.identity.demo import seed_demo
+from gateway.identity.service import IdentityLimits, IdentityService
+from gateway.identity.sessions import Sessions
 from gateway.observability import RequestIdMiddleware
+from gateway.security.passwords import Argon2Cost, Passwords
+from gateway.security.ratelimit import Limit, RateLimiter, storage_uri
+from gateway.security.web import client_of, credentials
 from gateway.services import Services
-from gateway.settings import Settings
+from gateway.settings import Environment, Settings
 from gateway.store.db import Store
+from gateway.system.policy import current_policy
 from gateway.system.status import UpstreamMonitor
-from gateway.upstreams import open_upstreams
-from schema.context import Context
+from gateway.upstreams import Upstreams, open_upstreams
+from schema.context import Context, Loaders
 from schema.schema import build_schema, fingerprint
 
 logger = logging.getLogger(__name__)
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
-    """Strawberry's ASGI app with the gateway's typed context."""
+    """Strawberry's ASGI app with the gateway's typed context: who is calling, from where."""
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         services: Services = request.app.state.services
+        presented = credentials(request)
+        viewer = (
+            await services.identity.authenticate(presented.session_token)
+            if presented.session_token
+            else None
+        )
+        principal = (
+            await services.api_keys.authenticate(presented.api_key) if presented.api_key else None
+        )
         return Context(
             request=request,
             response=response if isinstance(response, Response) else None,
             services=services,
+            client=client_of(request),
+            loaders=Loaders.create(services),
+            viewer=viewer,
+            principal=principal,
         )
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def identity_limits(settings: Settings) -> IdentityLimits:
+    """The AUTH-4 limits from the settings."""
+    window = settings.sign_in_window_seconds
+    return IdentityLimits(
+        sign_in_failures=Limit("sign-in-failures", settings.sign_in_max_failures, window),
+        sign_in_address_failures=Limit(
+            "sign-in-address-failures", settings.sign_in_address_max_failures, window
+        ),
+        code_cooldown=Limit("code-cooldown", 1, settings.code_resend_cooldown_seconds),
+        codes_per_hour=Limit("codes-per-hour", settings.codes_per_hour, 3600),
+        codes_per_address=Limit("codes-per-address", settings.codes_per_address_per_hour, 3600),
+        reset_attempts=Limit(
+            "reset-attempts", settings.code_max_attempts, settings.code_ttl_seconds
+        ),
+    )
+
+
+def build_services(
+    settings: Settings,
+    store: Store,
+    upstreams: Upstreams,
+    clock: Clock,
+    schema_version: str,
+) -> Services:
+    """Wire every service of the gateway."""
+    policy = current_policy(settings.privacy_policy_version, settings.effective_public_url)
+    secret = settings.secret_key.get_secret_value()
+    identity = IdentityService(
+        store=store,
+        billing=upstreams.billing,
+        sms=upstreams.sms,
+        mail=upstreams.mail,
+        passwords=Passwords(
+            Argon2Cost(
+                time_cost=settings.argon2_time_cost,
+                memory_cost_kib=settings.argon2_memory_kib,
+            )
+        ),
+        limiter=RateLimiter(storage_uri(settings.redis_url)),
+        limits=identity_limits(settings),
+        sessions=Sessions(
+            store,
+            clock,
+            idle=timedelta(minutes=settings.session_idle_minutes),
+            absolute=timedelta(hours=settings.session_absolute_hours),
+        ),
+        codes=Codes(
+            clock,
+            secret,
+            ttl=timedelta(seconds=settings.code_ttl_seconds),
+            max_attempts=settings.code_max_attempts,
+        ),
+        policy=policy,
+        clock=clock,
+    )
+    return Services(
+        settings=settings,
+        clock=clock,
+        store=store,
+        upstreams=upstreams,
+        monitor=UpstreamMonitor(
+            upstreams.all(),
+            timeout=settings.upstream_timeout,
+            slow_ms=settings.upstream_slow_ms,
+            cache_seconds=settings.status_cache_seconds,
+        ),
+        identity=identity,
+        api_keys=ApiKeys(store, clock),
+        policy=policy,
+        version=__version__,
+        schema_version=schema_version,
+    )
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Starlette:
     """The gateway as an ASGI app; services start in its lifespan."""
     settings = settings or Settings()
+    clock = clock or Clock()
     schema = build_schema()
     schema_version = fingerprint(schema)
 
@@ -59,21 +158,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if settings.should_migrate_on_start:
                 await store.migrate()
             async with open_upstreams(settings) as upstreams:
-                app.state.services = Services(
-                    settings=settings,
-                    store=store,
-                    upstreams=upstreams,
-                    monitor=UpstreamMonitor(
-                        upstreams.all(),
-                        timeout=settings.upstream_timeout,
-                        slow_ms=settings.upstream_slow_ms,
-                        cache_seconds=settings.status_cache_seconds,
-                    ),
-                    version=__version__,
-                    schema_version=schema_version,
-                )
+                services = build_services(settings, store, upstreams, clock, schema_version)
+                if settings.environment is Environment.DEMO:
+                    await seed_demo(
+                        store,
+                        services.identity.passwords,
+                        services.api_keys,
+                        services.policy,
+                        clock,
+                    )
+                app.state.services = services
                 logger.info("gateway started", extra={"version": __version__})
-                yield
+                try:
+                    yield
+                finally:
+                    await services.identity.drain()
         finally:
             await store.close()
 
@@ -83,6 +182,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *health.routes,
+            *pages.routes,
         ],
         middleware=[Middleware(RequestIdMiddleware)],
         lifespan=lifespan,

@@ -184,9 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("emulators", help="run every legacy emulator").set_defaults(
         run=cmd_emulators
     )
-    commands.add_parser("demo", help="emulators + gateway, one command").set_defaults(
-        run=cmd_demo
-    )
+    commands.add_parser("demo", help="emulators + gateway, one command").set_defaults(run=cmd_demo)
     export = commands.add_parser("export-schema", help="print the SDL")
     export.add_argument("--output", "-o", help="write to this file instead of stdout")
     export.set_defaults(run=cmd_export_schema)

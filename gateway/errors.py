@@ -1,15 +1,283 @@
-"""The errors domain services raise for what a user can cause; the schema turns them into
-``UserError`` payload entries (code, field, Russian message)."""
+"""Every error a user can cause: a stable code, a Russian message, when it happens and what
+the client should do. The schema exposes :class:`ErrorCode` as its ``ErrorCode`` enum and
+``docs/errors.md`` is generated from :data:`CATALOGUE`, so neither can drift from the code.
+
+Domain services raise :class:`DomainError`; the schema turns it into a ``UserError`` entry
+of the mutation's payload (never a GraphQL error).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """Stable machine codes of expected failures (payload ``errors``)."""
+
+    INVALID_INPUT = "INVALID_INPUT"
+    ACCOUNT_NUMBER_INVALID = "ACCOUNT_NUMBER_INVALID"
+    ACCOUNT_OR_SURNAME_MISMATCH = "ACCOUNT_OR_SURNAME_MISMATCH"
+    ACCOUNT_ALREADY_REGISTERED = "ACCOUNT_ALREADY_REGISTERED"
+    PASSWORD_LENGTH = "PASSWORD_LENGTH"
+    PASSWORD_SPACES = "PASSWORD_SPACES"
+    PASSWORD_CHARACTERS = "PASSWORD_CHARACTERS"
+    PASSWORD_MISMATCH = "PASSWORD_MISMATCH"
+    CONSENT_REQUIRED = "CONSENT_REQUIRED"
+    POLICY_VERSION_OUTDATED = "POLICY_VERSION_OUTDATED"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    SIGN_IN_LOCKED = "SIGN_IN_LOCKED"
+    LOGIN_LENGTH = "LOGIN_LENGTH"
+    LOGIN_CHARACTERS = "LOGIN_CHARACTERS"
+    LOGIN_TAKEN = "LOGIN_TAKEN"
+    NOTHING_TO_CHANGE = "NOTHING_TO_CHANGE"
+    CURRENT_PASSWORD_INVALID = "CURRENT_PASSWORD_INVALID"
+    EMAIL_INVALID = "EMAIL_INVALID"
+    EMAIL_NOT_LATIN = "EMAIL_NOT_LATIN"
+    EMAIL_RF_UNSUPPORTED = "EMAIL_RF_UNSUPPORTED"
+    PHONE_INVALID = "PHONE_INVALID"
+    CODE_INVALID = "CODE_INVALID"
+    CODE_EXPIRED = "CODE_EXPIRED"
+    CODE_ATTEMPTS_EXCEEDED = "CODE_ATTEMPTS_EXCEEDED"
+    CODE_RESEND_COOLDOWN = "CODE_RESEND_COOLDOWN"
+    CODE_HOURLY_LIMIT = "CODE_HOURLY_LIMIT"
+    NO_PENDING_CONTACT = "NO_PENDING_CONTACT"
+    DELIVERY_FAILED = "DELIVERY_FAILED"
+    CUSTOMER_NOT_FOUND = "CUSTOMER_NOT_FOUND"
+    REASON_REQUIRED = "REASON_REQUIRED"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+
+
+@dataclass(frozen=True)
+class ErrorSpec:
+    """What the catalogue says of one code."""
+
+    message: str
+    """The Russian message the customer reads."""
+    when: str
+    """When it happens (for developers)."""
+    action: str
+    """What the client should do."""
+
+
+CATALOGUE: dict[ErrorCode, ErrorSpec] = {
+    ErrorCode.INVALID_INPUT: ErrorSpec(
+        "Проверьте введённые данные.",
+        "An input value is malformed in a way no more specific code covers.",
+        "Highlight the field named in `field` and let the user correct it.",
+    ),
+    ErrorCode.ACCOUNT_NUMBER_INVALID: ErrorSpec(
+        "Номер лицевого счёта должен состоять из 10 цифр.",
+        "The account number is not exactly 10 digits.",
+        "Ask for the number again; show the hint about 10 digits.",
+    ),
+    ErrorCode.ACCOUNT_OR_SURNAME_MISMATCH: ErrorSpec(
+        "Лицевой счёт не найден или фамилия собственника указана неверно. "
+        "Проверьте номер лицевого счёта и фамилию.",
+        "Billing knows no such account, or the surname is not the owner's. One message for "
+        "both, so that nobody can find out which accounts exist.",
+        "Let the user check both fields; offer the contact centre.",
+    ),
+    ErrorCode.ACCOUNT_ALREADY_REGISTERED: ErrorSpec(
+        "Для этого лицевого счёта уже созданы учётные данные. Войдите или восстановите "
+        "пароль; сбросить учётные данные можно через контактный центр.",
+        "Someone has already registered with this account (REG-1).",
+        "Offer sign-in, password recovery and the contact centre (ACC-OPS-1).",
+    ),
+    ErrorCode.PASSWORD_LENGTH: ErrorSpec(
+        "Пароль должен содержать от 6 до 12 символов.",
+        "The new password is shorter than 6 or longer than 12 characters.",
+        "Show the password rules next to the field.",
+    ),
+    ErrorCode.PASSWORD_SPACES: ErrorSpec(
+        "Пароль не должен содержать пробелов.",
+        "The new password contains a space.",
+        "Show the password rules next to the field.",
+    ),
+    ErrorCode.PASSWORD_CHARACTERS: ErrorSpec(
+        'Пароль может содержать только латинские или русские буквы, цифры и символы ! " № ; % ? *',
+        "The new password contains a character outside the allowed set.",
+        "Show the password rules next to the field.",
+    ),
+    ErrorCode.PASSWORD_MISMATCH: ErrorSpec(
+        "Пароль и подтверждение пароля не совпадают.",
+        "The confirmation differs from the password.",
+        "Clear the confirmation field and ask again.",
+    ),
+    ErrorCode.CONSENT_REQUIRED: ErrorSpec(
+        "Чтобы зарегистрироваться, нужно дать согласие на обработку персональных данных.",
+        "Registration without consent to personal-data processing (REG-1, REG-2).",
+        "Show the privacy policy link and the consent checkbox.",
+    ),
+    ErrorCode.POLICY_VERSION_OUTDATED: ErrorSpec(
+        "Политика конфиденциальности обновилась. Ознакомьтесь с новой редакцией и "
+        "подтвердите согласие.",
+        "The consent names a policy version that is not the current one (REG-2).",
+        "Fetch `privacyPolicy` again, show it, and resend with its version.",
+    ),
+    ErrorCode.INVALID_CREDENTIALS: ErrorSpec(
+        "Неверный логин или пароль.",
+        "Unknown login or wrong password (one message for both, AUTH-4).",
+        "Let the user try again; offer password recovery.",
+    ),
+    ErrorCode.SIGN_IN_LOCKED: ErrorSpec(
+        "Слишком много неудачных попыток входа. Повторите попытку позже или восстановите пароль.",
+        "Too many failed sign-ins for this login or from this address (AUTH-4); refused "
+        "even with the right password until the window passes.",
+        "Tell the user to wait; offer password recovery.",
+    ),
+    ErrorCode.LOGIN_LENGTH: ErrorSpec(
+        "Логин должен содержать от 6 до 12 символов.",
+        "The new login is shorter than 6 or longer than 12 characters (SET-2).",
+        "Show the login rules next to the field.",
+    ),
+    ErrorCode.LOGIN_CHARACTERS: ErrorSpec(
+        'Логин может содержать только латинские или русские буквы, цифры и символы ! " № ; % ? * '
+        "и не должен содержать пробелов.",
+        "The new login contains a space or a character outside the allowed set (SET-2).",
+        "Show the login rules next to the field.",
+    ),
+    ErrorCode.LOGIN_TAKEN: ErrorSpec(
+        "Этот логин уже занят. Выберите другой.",
+        "Another user has this login, or it is another customer's account number.",
+        "Ask for another login.",
+    ),
+    ErrorCode.NOTHING_TO_CHANGE: ErrorSpec(
+        "Укажите новый логин или новый пароль.",
+        "changeCredentials with neither a new login nor a new password.",
+        "Ask for at least one of them.",
+    ),
+    ErrorCode.CURRENT_PASSWORD_INVALID: ErrorSpec(
+        "Текущий пароль указан неверно.",
+        "changeCredentials with a wrong current password (counts towards the sign-in lock).",
+        "Let the user retype the current password.",
+    ),
+    ErrorCode.EMAIL_INVALID: ErrorSpec(
+        "Укажите корректный адрес электронной почты, например ivanov@mail.ru.",
+        "The e-mail address is malformed.",
+        "Let the user correct the address.",
+    ),
+    ErrorCode.EMAIL_NOT_LATIN: ErrorSpec(
+        "Адрес электронной почты должен быть написан латинскими буквами.",
+        "The e-mail address contains non-Latin letters (CONT-1).",
+        "Let the user enter a Latin address.",
+    ),
+    ErrorCode.EMAIL_RF_UNSUPPORTED: ErrorSpec(
+        "Адреса в домене .рф не поддерживаются. Укажите другой адрес.",
+        "The e-mail address is in the .рф domain (CONT-1).",
+        "Let the user enter an address in another domain.",
+    ),
+    ErrorCode.PHONE_INVALID: ErrorSpec(
+        "Укажите номер мобильного телефона России: 11 цифр, например +7 912 345-67-89.",
+        "The phone is not a Russian federal mobile number (CONT-2).",
+        "Let the user correct the number.",
+    ),
+    ErrorCode.CODE_INVALID: ErrorSpec(
+        "Неверный код. Проверьте код и попробуйте ещё раз.",
+        "The confirmation code is wrong (tries remain).",
+        "Let the user retype the code.",
+    ),
+    ErrorCode.CODE_EXPIRED: ErrorSpec(
+        "Срок действия кода истёк или код не запрашивался. Запросите новый код.",
+        "No live code: it expired (5 min), was used, or was never sent.",
+        "Offer to send a new code.",
+    ),
+    ErrorCode.CODE_ATTEMPTS_EXCEEDED: ErrorSpec(
+        "Код введён неверно слишком много раз. Запросите новый код.",
+        "Five wrong tries burned the code; even the right code is refused now.",
+        "Offer to send a new code.",
+    ),
+    ErrorCode.CODE_RESEND_COOLDOWN: ErrorSpec(
+        "Новый код можно запросить через минуту.",
+        "A code was sent to this address less than the cooldown (60 s) ago.",
+        "Show a countdown; enable the button when it ends.",
+    ),
+    ErrorCode.CODE_HOURLY_LIMIT: ErrorSpec(
+        "Превышено число кодов за час. Попробуйте позже.",
+        "Five codes were sent to this address within the last hour.",
+        "Tell the user to try later.",
+    ),
+    ErrorCode.NO_PENDING_CONTACT: ErrorSpec(
+        "Сначала укажите адрес или номер и запросите код.",
+        "confirmContact without a saved, unconfirmed contact of that channel.",
+        "Go back to the contact form.",
+    ),
+    ErrorCode.DELIVERY_FAILED: ErrorSpec(
+        "Не удалось отправить код. Попробуйте позже.",
+        "The SMS gateway or the mail server refused or is unavailable.",
+        "Let the user retry in a while; the saved contact is kept.",
+    ),
+    ErrorCode.CUSTOMER_NOT_FOUND: ErrorSpec(
+        "Учётные данные для этого лицевого счёта не найдены.",
+        "An operator reset for an account nobody has registered.",
+        "Tell the operator the account has no credentials to reset.",
+    ),
+    ErrorCode.REASON_REQUIRED: ErrorSpec(
+        "Укажите причину сброса учётных данных.",
+        "An operator reset without a reason (it is audited).",
+        "Ask the operator for the reason.",
+    ),
+    ErrorCode.SERVICE_UNAVAILABLE: ErrorSpec(
+        "Сервис временно недоступен. Попробуйте позже.",
+        "A legacy system the operation needs is unavailable and nothing can stand in.",
+        "Let the user retry later.",
+    ),
+}
+
 
 class DomainError(Exception):
-    """An expected refusal of a product rule: stable ``code``, Russian ``message``, the input
-    ``field`` it concerns (if any)."""
+    """An expected refusal of a product rule: its :class:`ErrorCode`, the input ``field`` it
+    concerns (if any), and the Russian message (the catalogue's unless given)."""
 
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(f"{code}: {message}")
+    def __init__(self, code: ErrorCode, field: str | None = None, message: str | None = None):
         self.code = code
-        self.message = message
         self.field = field
+        self.message = message or CATALOGUE[code].message
+        super().__init__(f"{code}: {self.message}")
+
+
+class DomainErrors(Exception):
+    """Several independent refusals found at once (every wrong field of a form), so that the
+    client can mark them all in one round trip."""
+
+    def __init__(self, errors: list[DomainError]) -> None:
+        super().__init__("; ".join(str(e) for e in errors))
+        self.errors = errors
+
+
+def collect(*checks: Callable[[], object]) -> None:
+    """Run independent checks; raise one :class:`DomainErrors` with every refusal."""
+    errors: list[DomainError] = []
+    for check in checks:
+        try:
+            check()
+        except DomainError as exc:
+            errors.append(exc)
+    if errors:
+        raise DomainErrors(errors)
+
+
+def catalogue_markdown() -> str:
+    """``docs/errors.md``: every code with its message and meaning, generated from
+    :data:`CATALOGUE` (``make docs``) so that it cannot drift."""
+    lines = [
+        "# Error catalogue",
+        "",
+        "Generated from `gateway/errors.py` (`make docs`); a test fails when it is stale.",
+        "",
+        "Expected failures come back in the mutation's payload, `errors: [UserError!]!`, each",
+        "with a stable `code`, the input `field` it concerns and a Russian `message` to show.",
+        "GraphQL `errors` are for access and the unexpected; their `extensions.code` is one of",
+        "`UNAUTHENTICATED` (no live session), `FORBIDDEN` (missing scope or not yours),",
+        "`RATE_LIMITED`, `UPSTREAM_UNAVAILABLE` (a legacy system is down and no cached data can",
+        "stand in), `QUERY_TOO_COMPLEX`, `PERSISTED_QUERY_NOT_FOUND`, `INTERNAL` (details masked;",
+        "quote the request id).",
+        "",
+        "| code | message (ru) | when | what the client should do |",
+        "|---|---|---|---|",
+    ]
+    for code, spec in CATALOGUE.items():
+        cells = (f"`{code.value}`", spec.message, spec.when, spec.action)
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"

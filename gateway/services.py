@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway.clock import Clock
+from gateway.identity.apikeys import ApiKeys
+from gateway.identity.service import IdentityService
 from gateway.settings import Settings
 from gateway.store.db import Store
+from gateway.system.policy import PrivacyPolicy
 from gateway.system.status import UpstreamMonitor
 from gateway.upstreams import Upstreams
 
@@ -15,9 +19,13 @@ class Services:
     """Everything a request may need, shared by all requests of the app."""
 
     settings: Settings
+    clock: Clock
     store: Store
     upstreams: Upstreams
     monitor: UpstreamMonitor
+    identity: IdentityService
+    api_keys: ApiKeys
+    policy: PrivacyPolicy
     version: str
     """The gateway's release."""
     schema_version: str

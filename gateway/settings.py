@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     migrate_on_start: bool | None = None
     """Run Alembic migrations at start; by default only in demo and development."""
 
+    redis_url: str = ""
+    """Redis (``redis://host:6379/0``) for limits shared by replicas; empty: in-process."""
     graphiql: bool | None = None
     """Serve GraphiQL in a browser; by default on everywhere except production."""
     secret_key: SecretStr = SecretStr(_DEMO_SECRET)
@@ -107,6 +109,35 @@ class Settings(BaseSettings):
     """Failures in a row that open an upstream's circuit breaker."""
     breaker_reset_seconds: Seconds = 30.0
     """How long an open breaker waits before it lets one trial call through."""
+
+    session_idle_minutes: Annotated[int, Field(ge=1)] = 30
+    """A session unused this long expires (AUTH-4)."""
+    session_absolute_hours: Annotated[int, Field(ge=1)] = 24
+    """A session expires this long after sign-in, used or not."""
+    session_cookie_secure: bool = True
+    """Mark the session cookie ``Secure`` (browsers accept it on http://localhost too)."""
+    code_ttl_seconds: Annotated[int, Field(ge=30)] = 300
+    """Lifetime of a confirmation code."""
+    code_max_attempts: Annotated[int, Field(ge=1)] = 5
+    """Wrong entries that burn a confirmation code."""
+    code_resend_cooldown_seconds: Annotated[int, Field(ge=0)] = 60
+    """Pause before another code may go to the same address."""
+    codes_per_hour: Annotated[int, Field(ge=1)] = 5
+    """Codes one e-mail or phone may receive per hour."""
+    sign_in_max_failures: Annotated[int, Field(ge=1)] = 10
+    """Failed sign-ins per login (or account) in the window before it is locked."""
+    sign_in_window_seconds: Annotated[int, Field(ge=60)] = 900
+    """The window of the sign-in failure limits (and the lock's length)."""
+    sign_in_address_max_failures: Annotated[int, Field(ge=1)] = 50
+    """Failed sign-ins per client address in the window before it is locked."""
+    codes_per_address_per_hour: Annotated[int, Field(ge=1)] = 30
+    """Codes one client address may request per hour, whatever the recipients."""
+    argon2_memory_kib: Annotated[int, Field(ge=8)] = 65536
+    """Argon2id memory cost per password hash."""
+    argon2_time_cost: Annotated[int, Field(ge=1)] = 3
+    """Argon2id passes per password hash."""
+    privacy_policy_version: str = "2026-01"
+    """Version of the privacy policy customers accept (REG-2)."""
 
     utility_timezone: str = "Asia/Yekaterinburg"
     """The utility's local time (reading window, statement publication)."""

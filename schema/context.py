@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+import uuid
+from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
+from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
+from gateway.identity.apikeys import ApiPrincipal
+from gateway.identity.service import ContactChannel, ContactState
+from gateway.identity.sessions import Client, Viewer
 from gateway.services import Services
+
+ContactsByUserLoader = DataLoader[uuid.UUID, dict[ContactChannel, ContactState]]
 
 
 @dataclass
 class Loaders:
     """Per-request DataLoaders (``<Thing>By<Key>Loader``); they batch and de-duplicate the
-    upstream calls of one operation. Domains add theirs here."""
+    store and upstream calls of one operation."""
+
+    contacts_by_user: ContactsByUserLoader
+
+    @classmethod
+    def create(cls, services: Services) -> Loaders:
+        """Fresh loaders for one request."""
+        return cls(contacts_by_user=ContactsByUserLoader(services.identity.contacts_of_users))
 
 
 @dataclass
@@ -25,8 +38,12 @@ class Context:
     request: HTTPConnection
     response: Response | None
     services: Services
-    loaders: Loaders = field(default_factory=Loaders)
-    extras: dict[str, Any] = field(default_factory=dict)
+    client: Client
+    loaders: Loaders
+    viewer: Viewer | None = None
+    """The signed-in customer, if the request carries a live session."""
+    principal: ApiPrincipal | None = None
+    """The partner or operator, if the request carries a valid API key."""
 
 
 Info = StrawberryInfo[Context, None]

@@ -7,11 +7,17 @@ import hashlib
 import strawberry
 from strawberry.extensions import ParserCache, ValidationCache
 
+from schema.identity import IdentityMutation, IdentityQuery
 from schema.system import SystemQuery
 
 
 @strawberry.type(description="Everything a client can read.")
-class Query(SystemQuery):
+class Query(IdentityQuery, SystemQuery):
+    pass
+
+
+@strawberry.type(description="Everything a client can change.")
+class Mutation(IdentityMutation):
     pass
 
 
@@ -20,6 +26,7 @@ def build_schema() -> strawberry.Schema:
     are cached: most clients send the same few operations)."""
     return strawberry.Schema(
         query=Query,
+        mutation=Mutation,
         extensions=[ParserCache(maxsize=512), ValidationCache(maxsize=512)],
     )
 

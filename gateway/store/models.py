@@ -1,15 +1,26 @@
-"""Tables of the gateway's store. Migrations in ``migrations/versions`` create them;
-the models are the typed way the code reads and writes them."""
+"""Tables of the gateway's store. Migrations in ``migrations/versions`` create them; the
+models are the typed way the code reads and writes them."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+from gateway.store.types import UtcDateTime
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
@@ -23,7 +34,7 @@ class AuditEvent(Base):
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     actor: Mapped[str] = mapped_column(String(200))
     """Who acted: ``user:<id>``, ``apikey:<id>``, ``system``."""
     action: Mapped[str] = mapped_column(String(100), index=True)
@@ -31,3 +42,124 @@ class AuditEvent(Base):
     """What it was done to (an account number, a user id)."""
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     request_id: Mapped[str] = mapped_column(String(64), default="")
+
+
+class User(Base):
+    """A customer's credentials. The login starts as the account number (AUTH-1)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    login: Mapped[str] = mapped_column(String(64))
+    login_key: Mapped[str] = mapped_column(String(64), unique=True)
+    """The login folded for comparison (case, ё)."""
+    account_number: Mapped[str] = mapped_column(String(10), unique=True)
+    """The account registered with; it has credentials while this row exists (REG-1)."""
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    credentials_changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class LinkedAccount(Base):
+    """An account a user sees in the app (the registered one and those added, ACC-1)."""
+
+    __tablename__ = "user_accounts"
+    __table_args__ = (UniqueConstraint("user_id", "account_number"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    account_number: Mapped[str] = mapped_column(String(10), index=True)
+    linked_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Contact(Base):
+    """A user's e-mail or phone: the confirmed value, and a new value awaiting its code
+    (the confirmed one stays usable for recovery until the new one is confirmed)."""
+
+    __tablename__ = "contacts"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
+    """``email`` or ``phone``."""
+    value: Mapped[str | None] = mapped_column(String(254))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    pending_value: Mapped[str | None] = mapped_column(String(254))
+    pending_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Consent(Base):
+    """Consent to personal-data processing (REG-2, 152-ФЗ): kept after the credentials are
+    deleted, as evidence, attributed by account number."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    account_number: Mapped[str] = mapped_column(String(10), index=True)
+    policy_version: Mapped[str] = mapped_column(String(32))
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    accepted_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    channel: Mapped[str] = mapped_column(String(32))
+    """Where it was given: ``web``, ``mobile``, ``partner`` or ``unknown``."""
+    client_address: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Session(Base):
+    """A signed-in device. Only the token's digest is stored."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    """Absolute expiry; the idle expiry is ``last_seen_at`` + the idle timeout."""
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    client_address: Mapped[str] = mapped_column(String(64), default="")
+    current_account: Mapped[str | None] = mapped_column(String(10))
+
+
+class OneTimeCode(Base):
+    """A confirmation code sent to an e-mail or phone; only its keyed digest is stored."""
+
+    __tablename__ = "one_time_codes"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[str] = mapped_column(String(16))
+    """``contact`` (confirm an e-mail/phone) or ``reset`` (password recovery)."""
+    channel: Mapped[str] = mapped_column(String(8))
+    target: Mapped[str] = mapped_column(String(254))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    consumed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    """When it was used, burned by wrong tries, or superseded by a newer code."""
+
+
+class ApiKey(Base):
+    """A partner's or operator's key (GW-3). Only its digest is stored; the key is shown once."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(100))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    accounts: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """Account numbers a partner may read (empty: none, unless the scope says all)."""
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

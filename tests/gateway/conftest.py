@@ -11,14 +11,16 @@ from starlette.applications import Starlette
 
 from emulators.host import EmulatorHost
 from gateway.app import create_app
+from gateway.clock import Clock
 from gateway.settings import Environment, Settings
 
 
 def settings_for(emulators: EmulatorHost, data_dir: Path, **overrides: object) -> Settings:
-    """Gateway settings pointing at the test emulators, a private store, short timeouts."""
+    """Gateway settings pointing at the test emulators, a private store, short timeouts,
+    cheap password hashing, and the demo's own data (the registered customer, demo keys)."""
     config = emulators.config
     values: dict[str, object] = {
-        "environment": Environment.DEVELOPMENT,
+        "environment": Environment.DEMO,
         "data_dir": data_dir,
         "billing_url": config.billing_url,
         "metering_url": config.metering_url,
@@ -28,6 +30,8 @@ def settings_for(emulators: EmulatorHost, data_dir: Path, **overrides: object) -
         "smtp_port": config.smtp_port,
         "upstream_timeout": 1.0,
         "status_cache_seconds": 0,
+        "argon2_memory_kib": 64,
+        "argon2_time_cost": 1,
         **overrides,
     }
     return Settings(**values)  # type: ignore[arg-type]
@@ -40,9 +44,15 @@ def settings(emulators: EmulatorHost, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[Starlette]:
+def clock() -> Clock:
+    """The gateway's clock; tests move it forward."""
+    return Clock()
+
+
+@pytest.fixture
+async def app(settings: Settings, clock: Clock) -> AsyncIterator[Starlette]:
     """The gateway app with its lifespan entered (store migrated, adapters open)."""
-    application = create_app(settings)
+    application = create_app(settings, clock=clock)
     async with application.router.lifespan_context(application):
         yield application
 
@@ -50,6 +60,6 @@ async def app(settings: Settings) -> AsyncIterator[Starlette]:
 @pytest.fixture
 async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of the in-process gateway."""
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
         yield http

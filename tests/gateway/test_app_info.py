@@ -71,9 +71,12 @@ async def test_app_info_shows_a_slow_upstream_as_degraded(
     app = create_app(settings_for(emulators, tmp_path, upstream_slow_ms=100))
 
     # When
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
-    ) as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
+        ) as client,
+    ):
         body = await graphql(client, APP_INFO)
 
     # Then
@@ -90,9 +93,12 @@ async def test_app_info_shows_a_stopped_upstream_as_down(
     app = create_app(settings_for(emulators, tmp_path, sms_url=f"http://127.0.0.1:{closed_port}"))
 
     # When
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
-    ) as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
+        ) as client,
+    ):
         body = await graphql(client, APP_INFO)
 
     # Then
@@ -108,9 +114,12 @@ async def test_app_info_probes_are_shared_by_concurrent_requests(
     app = create_app(settings_for(emulators, tmp_path, status_cache_seconds=60))
 
     # When ten clients ask at once, and again later
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
-    ) as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
+        ) as client,
+    ):
         await asyncio.gather(*(graphql(client, APP_INFO) for _ in range(10)))
         await graphql(client, APP_INFO)
 

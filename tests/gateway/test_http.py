@@ -60,9 +60,12 @@ async def test_production_serves_no_graphiql(emulators: EmulatorHost, tmp_path: 
         secret_key="a-real-secret-of-this-deployment",
     )
     app = create_app(settings)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
-    ) as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
+        ) as client,
+    ):
         response = await client.get("/graphql", headers={"accept": "text/html"})
 
     assert "graphiql" not in response.text.lower()

@@ -24,7 +24,9 @@ async def test_an_insane_request_id_is_replaced_by_a_new_one(client: httpx.Async
 
 
 def test_a_log_line_is_json_with_the_request_id_and_extra_fields() -> None:
-    record = logging.LogRecord("gateway.test", logging.INFO, __file__, 1, "привет %s", ("мир",), None)
+    record = logging.LogRecord(
+        "gateway.test", logging.INFO, __file__, 1, "привет %s", ("мир",), None
+    )
     record.upstream = "billing"
     token = request_id_var.set("req-1")
     try:

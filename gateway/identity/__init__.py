@@ -1,0 +1,1 @@
+"""Customer identity: registration, sign-in, sessions, contacts, recovery, consent."""

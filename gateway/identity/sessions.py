@@ -1,0 +1,124 @@
+"""Sessions: opaque 256-bit tokens, stored as digests, with idle and absolute expiry (AUTH-4),
+revoked on sign-out and on every credential change (AUTH-3). Kept in the store, so they
+survive a restart and are shared by every replica."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.clock import Clock
+from gateway.security.tokens import new_token, token_digest
+from gateway.store.db import Store
+from gateway.store.models import Session, User
+
+TOUCH_EVERY = timedelta(seconds=60)
+"""``last_seen_at`` is written at most this often per session (not on every request)."""
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The signed-in customer a request acts for."""
+
+    user_id: uuid.UUID
+    login: str
+    account_number: str
+    """The account the credentials were registered with."""
+    session_id: uuid.UUID
+    current_account: str | None
+
+
+@dataclass(frozen=True)
+class Client:
+    """Where a request comes from (for limits, consents and session lists)."""
+
+    address: str = ""
+    user_agent: str = ""
+    channel: str = "unknown"
+
+
+@dataclass(frozen=True)
+class NewSession:
+    """A session just opened: the token is shown to the client once, never stored."""
+
+    token: str
+    expires_at: datetime
+    viewer: Viewer
+
+
+class Sessions:
+    """Opens, checks and revokes sessions."""
+
+    def __init__(self, store: Store, clock: Clock, *, idle: timedelta, absolute: timedelta):
+        self.store = store
+        self.clock = clock
+        self.idle = idle
+        self.absolute = absolute
+
+    async def open(self, db: AsyncSession, user: User, client: Client) -> NewSession:
+        """Start a session for ``user`` inside the caller's transaction."""
+        now = self.clock.now()
+        token = new_token()
+        row = Session(
+            id=uuid.uuid4(),
+            user_id=user.id,
+            token_hash=token_digest(token),
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + self.absolute,
+            user_agent=client.user_agent[:300],
+            client_address=client.address[:64],
+            current_account=user.account_number,
+        )
+        db.add(row)
+        viewer = Viewer(user.id, user.login, user.account_number, row.id, row.current_account)
+        return NewSession(token=token, expires_at=row.expires_at, viewer=viewer)
+
+    async def authenticate(self, token: str) -> Viewer | None:
+        """The viewer of a live session, or None (unknown, revoked, idle or too old)."""
+        if not token or len(token) > 128:
+            return None
+        now = self.clock.now()
+        async with self.store.session() as db:
+            found = (
+                await db.execute(
+                    select(Session, User)
+                    .join(User, User.id == Session.user_id)
+                    .where(Session.token_hash == token_digest(token))
+                )
+            ).first()
+            if found is None:
+                return None
+            session, user = found.tuple()
+            if (
+                session.revoked_at is not None
+                or session.expires_at <= now
+                or session.last_seen_at + self.idle <= now
+            ):
+                return None
+            if now - session.last_seen_at >= TOUCH_EVERY:
+                session.last_seen_at = now
+            return Viewer(
+                user.id, user.login, user.account_number, session.id, session.current_account
+            )
+
+    async def revoke(self, session_id: uuid.UUID) -> None:
+        """End one session (sign-out)."""
+        async with self.store.session() as db:
+            await db.execute(
+                update(Session)
+                .where(Session.id == session_id, Session.revoked_at.is_(None))
+                .values(revoked_at=self.clock.now())
+            )
+
+    async def revoke_all(self, db: AsyncSession, user_id: uuid.UUID) -> None:
+        """End every session of a user, inside the caller's transaction (AUTH-3)."""
+        await db.execute(
+            update(Session)
+            .where(Session.user_id == user_id, Session.revoked_at.is_(None))
+            .values(revoked_at=self.clock.now())
+        )

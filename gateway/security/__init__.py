@@ -1,0 +1,1 @@
+"""Security primitives: password hashing, opaque tokens, one-time codes, rate limits."""

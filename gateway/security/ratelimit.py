@@ -1,0 +1,65 @@
+"""Rate limits over moving windows (AUTH-4), in memory or in Redis for several replicas.
+
+A :class:`Limit` says how many events of one kind a key may have in a window; the
+:class:`RateLimiter` counts them with the ``limits`` library, whose storage is in-process by
+default and Redis when ``LKK_REDIS_URL`` is set, so that limits hold across replicas.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.aio.storage import Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most ``amount`` events per ``seconds`` for one key (``seconds`` 0: no limit)."""
+
+    name: str
+    amount: int
+    seconds: int
+
+    @property
+    def item(self) -> RateLimitItem:
+        """The ``limits`` item of this limit (namespaced by its name)."""
+        return RateLimitItemPerSecond(self.amount, self.seconds, namespace=f"lkk:{self.name}")
+
+
+def storage_uri(redis_url: str) -> str:
+    """The ``limits`` storage for a Redis URL (empty: in-process memory)."""
+    if not redis_url:
+        return "async+memory://"
+    return "async+" + redis_url
+
+
+class RateLimiter:
+    """Counts events per key and tells when a limit is reached."""
+
+    def __init__(self, uri: str = "async+memory://") -> None:
+        options = {"implementation": "redispy"} if uri.startswith("async+redis") else {}
+        self.storage: Storage = storage_from_string(uri, **options)
+        self._strategy = MovingWindowRateLimiter(self.storage)
+
+    async def hit(self, limit: Limit, *key: str) -> bool:
+        """Count one event; False when the limit was already reached (nothing counted)."""
+        return await self._strategy.hit(limit.item, *key)
+
+    async def is_exhausted(self, limit: Limit, *key: str) -> bool:
+        """Whether one more event would exceed the limit."""
+        return not await self._strategy.test(limit.item, *key)
+
+    async def retry_after(self, limit: Limit, *key: str) -> float:
+        """Seconds until one more event is allowed (0 when it is allowed now)."""
+        stats = await self._strategy.get_window_stats(limit.item, *key)
+        if stats.remaining > 0:
+            return 0.0
+        return max(stats.reset_time - time.time(), 0.0)
+
+    async def reset(self, limit: Limit, *key: str) -> None:
+        """Forget the events of one key (after a successful sign-in)."""
+        await self._strategy.clear(limit.item, *key)
