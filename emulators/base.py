@@ -226,8 +226,9 @@ def build_app(
 
 @dataclass
 class EmulatorParts:
-    """What an emulator's ``create`` returns: its HTTP app, and for systems that speak
-    more than HTTP (mail's SMTP) a starter for the extra server that returns its stopper."""
+    """What an emulator's ``create`` returns: its HTTP app, and optionally a starter for
+    whatever else it runs in the host's loop (mail's SMTP server, the acquirer's expiry
+    sweeper and webhook deliveries), which returns the coroutine function that stops it."""
 
     app: Starlette
     start_extra: Callable[[], Awaitable[Callable[[], Awaitable[None]]]] | None = None

@@ -24,6 +24,8 @@ def emulator_host() -> Iterator[EmulatorHost]:
         data_dir=None,
         booking_delay_seconds=0.5,
         maintenance_window="",
+        # nothing listens there: a demo on :8000 must never receive test notifications
+        webhook_url="http://127.0.0.1:9/webhooks/acquirer",
     )
     # LKK_TEST_EMULATORS=billing,sms runs a subset while one emulator is being worked on.
     chosen = os.environ.get("LKK_TEST_EMULATORS", "")

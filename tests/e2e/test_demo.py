@@ -102,7 +102,8 @@ def test_demo_serves_graphiql_probes_every_upstream_and_stops_on_ctrl_c(
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=20)
 
-    assert graphiql.status_code == 200 and "graphiql" in graphiql.text.lower()
+    assert graphiql.status_code == 200
+    assert "graphiql" in graphiql.text.lower()
     assert {u["name"]: u["state"] for u in info["data"]["appInfo"]["upstreams"]} == {
         "billing": "UP",
         "metering": "UP",
@@ -110,7 +111,8 @@ def test_demo_serves_graphiql_probes_every_upstream_and_stops_on_ctrl_c(
         "sms": "UP",
         "mail": "UP",
     }
-    assert outbox.status_code == 200 and inbox.status_code == 200
+    assert outbox.status_code == 200
+    assert inbox.status_code == 200
     assert process.returncode == 0
     assert f"{base}/graphql" in output
     assert "7200000001 / Demo2026!" in output

@@ -16,7 +16,8 @@ def test_every_code_has_a_russian_message_a_when_and_an_action() -> None:
     assert set(CATALOGUE) == set(ErrorCode)
     for code, spec in CATALOGUE.items():
         assert CYRILLIC.search(spec.message), code
-        assert spec.when and spec.action, code
+        assert spec.when, code
+        assert spec.action, code
 
 
 def test_the_error_catalogue_document_is_up_to_date() -> None:
