@@ -6,8 +6,10 @@ import hashlib
 
 import strawberry
 from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.schema.config import StrawberryConfig
 
 from schema.identity import IdentityMutation, IdentityQuery
+from schema.scalars import SCALARS
 from schema.system import SystemQuery
 
 
@@ -27,7 +29,8 @@ def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        extensions=[ParserCache(maxsize=512), ValidationCache(maxsize=512)],
+        config=StrawberryConfig(scalar_map=SCALARS),
+        extensions=[lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)],
     )
 
 

@@ -18,7 +18,7 @@ from gateway.system.policy import PrivacyPolicy
 DEMO_ACCOUNT = "7200000001"
 DEMO_PASSWORD = "Demo2026!"
 DEMO_EMAIL = "m.ivanova@example.ru"
-DEMO_KEYS = (
+DEMO_KEYS: tuple[tuple[str, str, list[str], list[str]], ...] = (
     ("demo-partner-key", "Демо-партнёр", ["accounts:read"], ["7200000001", "7200000002"]),
     ("demo-operator-key", "Демо-оператор контактного центра", ["operator"], []),
 )

@@ -42,7 +42,10 @@ class RateLimiter:
 
     def __init__(self, uri: str = "async+memory://") -> None:
         options = {"implementation": "redispy"} if uri.startswith("async+redis") else {}
-        self.storage: Storage = storage_from_string(uri, **options)
+        storage = storage_from_string(uri, **options)
+        if not isinstance(storage, Storage):
+            raise ValueError(f"not an async rate-limit storage: {uri}")
+        self.storage = storage
         self._strategy = MovingWindowRateLimiter(self.storage)
 
     async def hit(self, limit: Limit, *key: str) -> bool:

@@ -4,6 +4,7 @@ expected refusals are payload errors with a code and a Russian message (docs/err
 from __future__ import annotations
 
 import strawberry
+from strawberry.permission import PermissionExtension
 
 from gateway.identity.service import Operator, SignedIn
 from gateway.security.web import SESSION_COOKIE
@@ -392,7 +393,7 @@ class IdentityMutation:
         description="Contact centre (API key with scope `operator`): delete a customer's "
         "credentials so the account can be registered again; audited (ACC-OPS-1)."
         + _codes("ACCOUNT_NUMBER_INVALID", "CUSTOMER_NOT_FOUND", "REASON_REQUIRED"),
-        permission_classes=[HasScope("operator")],
+        extensions=[PermissionExtension(permissions=[HasScope("operator")])],
     )
     async def reset_customer_credentials(
         self, info: Info, input: ResetCustomerCredentialsInput

@@ -20,7 +20,7 @@ class ContactChannel(Enum):
 
     def to_domain(self) -> service.ContactChannel:
         """The domain's channel."""
-        return service.ContactChannel(self.value)
+        return service.ContactChannel[self.name]
 
 
 @strawberry.type(description="A customer's e-mail or phone.")
