@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -131,6 +131,56 @@ class UpstreamCache:
             return value
         finally:
             del self._inflight[full_key]
+
+    async def get_or_load_many(
+        self,
+        policy: CachePolicy,
+        keys: Sequence[str],
+        load_many: Callable[[list[str]], Awaitable[Mapping[str, T]]],
+    ) -> dict[str, Cached[T] | None | UpstreamUnavailable]:
+        """Like :meth:`get_or_load` for many keys with one batched load of the misses.
+
+        ``load_many`` gets only the keys that are not fresh in the cache and returns what
+        the upstream knows of them; a key it leaves out maps to ``None`` (unknown upstream).
+        When the batch fails, each missing key gets its stale value if it has one, else the
+        error itself, so that one caller's failure does not fail the others (partial data).
+        """
+        now = self._clock()
+        found: dict[str, Cached[T] | None | UpstreamUnavailable] = {}
+        entries: dict[str, _Entry | None] = {}
+        for key in dict.fromkeys(keys):
+            entry: _Entry | None = await self.backend.get(self._key(policy, key))
+            if entry is not None and now - entry.fetched_at < policy.ttl:
+                self.hits += 1
+                found[key] = Cached(entry.value, _as_datetime(entry.fetched_at), stale=False)
+            else:
+                entries[key] = entry
+        if not entries:
+            return found
+        self.misses += len(entries)
+        try:
+            loaded = await load_many(list(entries))
+        except UpstreamUnavailable as exc:
+            for key, entry in entries.items():
+                if entry is None:
+                    found[key] = exc
+                else:
+                    self.stale_served += 1
+                    found[key] = Cached(entry.value, _as_datetime(entry.fetched_at), stale=True)
+            return found
+        fetched_at = self._clock()
+        for key in entries:
+            if key in loaded:
+                value = loaded[key]
+                await self.backend.set(
+                    self._key(policy, key),
+                    _Entry(value, fetched_at),
+                    ttl=policy.ttl + policy.stale_ttl,
+                )
+                found[key] = Cached(value, _as_datetime(fetched_at), stale=False)
+            else:
+                found[key] = None
+        return found
 
     async def invalidate(self, policy: CachePolicy, key: str) -> None:
         """Forget one value (after a write that changes it)."""

@@ -47,6 +47,22 @@ class ErrorCode(StrEnum):
     CUSTOMER_NOT_FOUND = "CUSTOMER_NOT_FOUND"
     REASON_REQUIRED = "REASON_REQUIRED"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    ACCOUNT_NOT_FOUND = "ACCOUNT_NOT_FOUND"
+    ACCOUNT_ALREADY_LINKED = "ACCOUNT_ALREADY_LINKED"
+    ACCOUNT_LINKED_ELSEWHERE = "ACCOUNT_LINKED_ELSEWHERE"
+    LAST_ACCOUNT = "LAST_ACCOUNT"
+    METER_NOT_FOUND = "METER_NOT_FOUND"
+    METER_CLOSED = "METER_CLOSED"
+    READINGS_WINDOW_CLOSED = "READINGS_WINDOW_CLOSED"
+    ZONES_MISMATCH = "ZONES_MISMATCH"
+    READING_INVALID = "READING_INVALID"
+    READING_BELOW_PREVIOUS = "READING_BELOW_PREVIOUS"
+    READING_EXCEEDS_CAPACITY = "READING_EXCEEDS_CAPACITY"
+    HIGH_CONSUMPTION_UNCONFIRMED = "HIGH_CONSUMPTION_UNCONFIRMED"
+    PERIOD_LOCKED = "PERIOD_LOCKED"
+    READING_REJECTED = "READING_REJECTED"
+    IDEMPOTENCY_KEY_INVALID = "IDEMPOTENCY_KEY_INVALID"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
 
 
 @dataclass(frozen=True)
@@ -222,6 +238,89 @@ CATALOGUE: dict[ErrorCode, ErrorSpec] = {
         "Сервис временно недоступен. Попробуйте позже.",
         "A legacy system the operation needs is unavailable and nothing can stand in.",
         "Let the user retry later.",
+    ),
+    ErrorCode.ACCOUNT_NOT_FOUND: ErrorSpec(
+        "Лицевой счёт не найден среди ваших счетов.",
+        "An account number that is not linked to the signed-in "
+        "customer (or a partner key not granted it).",
+        "Refresh the list of accounts.",
+    ),
+    ErrorCode.ACCOUNT_ALREADY_LINKED: ErrorSpec(
+        "Этот лицевой счёт уже добавлен в ваш личный кабинет.",
+        "linkAccount for an account the customer already has.",
+        "Show the account list; nothing changed.",
+    ),
+    ErrorCode.ACCOUNT_LINKED_ELSEWHERE: ErrorSpec(
+        "Этот лицевой счёт уже подключён к другому личному кабинету.",
+        "linkAccount for an account that belongs to another customer's credentials.",
+        "Suggest the contact centre if the customer owns the account.",
+    ),
+    ErrorCode.LAST_ACCOUNT: ErrorSpec(
+        "Нельзя удалить единственный лицевой счёт.",
+        "unlinkAccount of the customer's only account (ACC-1).",
+        "Hide the delete action when one account is left.",
+    ),
+    ErrorCode.METER_NOT_FOUND: ErrorSpec(
+        "Прибор учёта не найден.",
+        "A meter id that is not on any of the customer's accounts.",
+        "Refresh the meter list.",
+    ),
+    ErrorCode.METER_CLOSED: ErrorSpec(
+        "Прибор учёта закрыт: передача показаний невозможна, доступна только история.",
+        "submitReadings for a closed meter (MTR-1).",
+        "Show the history only; see Meter.canSubmit.",
+    ),
+    ErrorCode.READINGS_WINDOW_CLOSED: ErrorSpec(
+        "Показания принимаются только в период приёма показаний.",
+        "submitReadings outside the monthly window in the utility's time zone (MTR-2).",
+        "Show Account.readingsWindow; try again when it opens.",
+    ),
+    ErrorCode.ZONES_MISMATCH: ErrorSpec(
+        "Укажите по одному показанию для каждой тарифной зоны прибора учёта.",
+        "Missing, repeated or foreign tariff zones in submitReadings (MTR-3).",
+        "Ask for exactly the zones of Meter.zones.",
+    ),
+    ErrorCode.READING_INVALID: ErrorSpec(
+        "Показание должно быть неотрицательным числом с не более чем одним знаком после запятой.",
+        "A negative value or one with too many decimals.",
+        "Correct the value.",
+    ),
+    ErrorCode.READING_BELOW_PREVIOUS: ErrorSpec(
+        "Показание меньше предыдущего принятого.",
+        "A value below the last accepted reading of that zone, with no rollover possible (MTR-4).",
+        "Check the value against the meter's display.",
+    ),
+    ErrorCode.READING_EXCEEDS_CAPACITY: ErrorSpec(
+        "Показание превышает разрядность прибора учёта.",
+        "A value with more integer digits than the meter has (MTR-4).",
+        "Check the value against the meter's display.",
+    ),
+    ErrorCode.HIGH_CONSUMPTION_UNCONFIRMED: ErrorSpec(
+        "Расход по показанию необычно большой. Проверьте показание и подтвердите его.",
+        "Consumption above the configured ceiling without confirmHighConsumption (MTR-4).",
+        "Ask the customer to confirm, then resend with confirmHighConsumption: true.",
+    ),
+    ErrorCode.PERIOD_LOCKED: ErrorSpec(
+        "Показания за этот период уже зафиксированы контрольным "
+        "снятием или демонтажом и не могут быть изменены.",
+        "Metering locked the period (control reading or dismantling, MTR-6).",
+        "Tell the customer; nothing to retry.",
+    ),
+    ErrorCode.READING_REJECTED: ErrorSpec(
+        "Показание не принято системой учёта.",
+        "Metering refused the value for a reason of its own (its Russian message is passed on).",
+        "Show the message; let the customer correct the value.",
+    ),
+    ErrorCode.IDEMPOTENCY_KEY_INVALID: ErrorSpec(
+        "Некорректный ключ идемпотентности.",
+        "An idempotency key that is empty or longer than 64 characters or has "
+        "characters other than letters, digits, '-' and '_'.",
+        "Generate a UUID per user action.",
+    ),
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: ErrorSpec(
+        "Этот ключ идемпотентности уже использован для другого запроса.",
+        "The same idempotency key with different parameters (PAY-5, MTR-7).",
+        "Generate a new key for a new action.",
     ),
 }
 

@@ -7,6 +7,7 @@ Nothing else in the project reads ``os.environ``: the composition root builds on
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -141,6 +142,24 @@ class Settings(BaseSettings):
 
     utility_timezone: str = "Asia/Yekaterinburg"
     """The utility's local time (reading window, statement publication)."""
+
+    readings_window_first_day: Annotated[int, Field(ge=1, le=28)] = 1
+    """First day of the month on which readings are accepted (MTR-2), utility time."""
+    readings_window_last_day: Annotated[int, Field(ge=1, le=31)] = 25
+    """Last day of the month on which readings are accepted (MTR-2), inclusive."""
+    readings_consumption_ceiling_kwh: Annotated[Decimal, Field(gt=0)] = Decimal(3000)
+    """Consumption per zone since the last reading above which the customer must confirm
+    the value (``confirmHighConsumption``, MTR-4)."""
+    outbox_poll_seconds: Annotated[float, Field(gt=0)] = 2.0
+    """How often the outbox worker looks for writes to deliver (readings, bookings)."""
+    outbox_max_attempts: Annotated[int, Field(ge=1)] = 20
+    """Delivery attempts of one outbox write before it is dead-lettered (MTR-7)."""
+    outbox_backoff_seconds: Annotated[float, Field(gt=0)] = 5.0
+    """First retry delay of an outbox write; doubles per attempt, with full jitter."""
+    outbox_backoff_max_seconds: Annotated[float, Field(gt=0)] = 600.0
+    """Cap of the retry delay of an outbox write."""
+    outbox_lease_seconds: Annotated[float, Field(gt=0)] = 60.0
+    """How long a worker holds a claimed write before another may take it over."""
 
     # Emulator ports: the demo and `lkk emulators` use them; tests pick free ones.
     emulator_host: str = "127.0.0.1"

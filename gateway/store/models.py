@@ -163,3 +163,34 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class OutboxMessage(Base):
+    """A write to a legacy system that must not be lost (readings, payment bookings).
+
+    It is recorded before the first attempt, so a crash between the customer's request and
+    the upstream's answer loses nothing; ``dedup_key`` is sent upstream as its idempotency
+    key, so a repeated delivery is harmless (MTR-7, DESIGN.md "Writes that must not be lost").
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(32))
+    dedup_key: Mapped[str] = mapped_column(String(64), unique=True)
+    """The upstream idempotency key (metering's ``request_id``, billing's ``ExternalId``)."""
+    subject: Mapped[str] = mapped_column(String(64), index=True)
+    """What the write is about (a meter id): writes of one subject go out in order."""
+    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    params_sha256: Mapped[str] = mapped_column(String(64))
+    """Digest of the request, to tell a repeat from a reused idempotency key."""
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    """``pending``, ``delivered``, ``rejected`` (the upstream refused it) or ``dead``."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str] = mapped_column(String(500), default="")
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
