@@ -6,10 +6,13 @@ from the environment; tests pass a :class:`Settings` (and a clock) of their own.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -19,7 +22,9 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
+from adapters.cache import UpstreamCache
 from gateway import __version__
+from gateway.accounts.service import AccountsService
 from gateway.clock import Clock
 from gateway.http import health, pages
 from gateway.identity.apikeys import ApiKeys
@@ -28,6 +33,8 @@ from gateway.identity.demo import seed_demo
 from gateway.identity.service import IdentityLimits, IdentityService
 from gateway.identity.sessions import Sessions
 from gateway.observability import RequestIdMiddleware
+from gateway.outbox import Outbox, OutboxPolicy
+from gateway.readings.service import ReadingsPolicy, ReadingsService
 from gateway.security.passwords import Argon2Cost, Passwords
 from gateway.security.ratelimit import Limit, RateLimiter, storage_uri
 from gateway.security.web import client_of, credentials
@@ -125,6 +132,31 @@ def build_services(
         policy=policy,
         clock=clock,
     )
+    cache = UpstreamCache(clock=lambda: clock.now().timestamp())
+    accounts = AccountsService(store, upstreams.billing, upstreams.metering, cache, clock)
+    outbox = Outbox(
+        store,
+        clock,
+        OutboxPolicy(
+            max_attempts=settings.outbox_max_attempts,
+            backoff=settings.outbox_backoff_seconds,
+            backoff_max=settings.outbox_backoff_max_seconds,
+            lease=settings.outbox_lease_seconds,
+            poll=settings.outbox_poll_seconds,
+        ),
+    )
+    readings = ReadingsService(
+        accounts,
+        upstreams.metering,
+        outbox,
+        clock,
+        ReadingsPolicy(
+            timezone=ZoneInfo(settings.utility_timezone),
+            window_first_day=settings.readings_window_first_day,
+            window_last_day=settings.readings_window_last_day,
+            consumption_ceiling=settings.readings_consumption_ceiling_kwh,
+        ),
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -137,6 +169,10 @@ def build_services(
             cache_seconds=settings.status_cache_seconds,
         ),
         identity=identity,
+        accounts=accounts,
+        readings=readings,
+        outbox=outbox,
+        cache=cache,
         api_keys=ApiKeys(store, clock),
         policy=policy,
         version=__version__,
@@ -168,10 +204,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                         clock,
                     )
                 app.state.services = services
+                worker = asyncio.create_task(services.outbox.run(), name="outbox-worker")
                 logger.info("gateway started", extra={"version": __version__})
                 try:
                     yield
                 finally:
+                    worker.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await worker
                     await services.identity.drain()
         finally:
             await store.close()

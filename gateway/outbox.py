@@ -207,7 +207,10 @@ class Outbox:
             result = await handler(entry.payload, entry.dedup_key)
         except UpstreamRejected as exc:
             return await self._settle(
-                entry, OutboxState.REJECTED, error=exc.message, result={"code": exc.code}
+                entry,
+                OutboxState.REJECTED,
+                error=exc.message,
+                result={"code": exc.code, "refusal": type(exc).__name__},
             )
         except LegacyError as exc:
             return await self._fail(entry, f"{type(exc).__name__}: {exc}")

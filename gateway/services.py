@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from adapters.cache import UpstreamCache
+from gateway.accounts.service import AccountsService
 from gateway.clock import Clock
 from gateway.identity.apikeys import ApiKeys
 from gateway.identity.service import IdentityService
+from gateway.outbox import Outbox
+from gateway.readings.service import ReadingsService
 from gateway.settings import Settings
 from gateway.store.db import Store
 from gateway.system.policy import PrivacyPolicy
@@ -24,6 +28,10 @@ class Services:
     upstreams: Upstreams
     monitor: UpstreamMonitor
     identity: IdentityService
+    accounts: AccountsService
+    readings: ReadingsService
+    outbox: Outbox
+    cache: UpstreamCache
     api_keys: ApiKeys
     policy: PrivacyPolicy
     version: str

@@ -60,6 +60,16 @@ class Settings(BaseSettings):
     """Redis (``redis://host:6379/0``) for limits shared by replicas; empty: in-process."""
     graphiql: bool | None = None
     """Serve GraphiQL in a browser; by default on everywhere except production."""
+    max_query_depth: Annotated[int, Field(ge=1)] = 10
+    """Deepest nesting of fields a GraphQL document may have (``QUERY_TOO_DEEP``)."""
+    max_aliases: Annotated[int, Field(ge=0)] = 30
+    """Most aliased fields a GraphQL document may have (``TOO_MANY_ALIASES``)."""
+    max_query_tokens: Annotated[int, Field(ge=500)] = 2000
+    """Most lexical tokens a GraphQL document may have; the parser stops there
+    (``QUERY_TOO_LARGE``)."""
+    max_query_cost: Annotated[int, Field(ge=1)] = 10000
+    """Cost budget of one request: each field 1, a connection ``first`` × its selection
+    (``QUERY_TOO_COMPLEX``); the page size itself is capped at 100 (``PAGE_SIZE_TOO_LARGE``)."""
     secret_key: SecretStr = SecretStr(_DEMO_SECRET)
     """Signs receipt URLs and other short-lived tokens; must be set in production."""
     log_level: str = "INFO"
@@ -214,9 +224,12 @@ class Settings(BaseSettings):
     @field_validator("utility_timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-        ZoneInfo(value)  # raises for an unknown zone, so a typo fails at start
+        try:
+            ZoneInfo(value)  # a typo fails at start, not at the first reading
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone: {value}") from exc
         return value
 
     @property

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 import strawberry
+from graphql import GraphQLError
 
 from gateway import errors as domain
 
@@ -28,8 +29,18 @@ class GraphQLErrorCode(StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
     UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
     QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+    """The request's cost (list sizes multiplied out) is over the budget (``schema/limits.py``)."""
+    QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
+    """The document nests fields deeper than allowed."""
+    TOO_MANY_ALIASES = "TOO_MANY_ALIASES"
+    """The document has more aliased fields than allowed."""
+    QUERY_TOO_LARGE = "QUERY_TOO_LARGE"
+    """The document has more lexical tokens than allowed."""
+    PAGE_SIZE_TOO_LARGE = "PAGE_SIZE_TOO_LARGE"
+    """A ``first`` (or ``last``) argument asks for more than 100 items."""
     PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
     INTERNAL = "INTERNAL"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
 
 
 @strawberry.type(description="An expected failure of a mutation, shown to the customer.")
@@ -54,3 +65,31 @@ async def user_errors(action: Callable[[], Awaitable[T]]) -> tuple[T | None, lis
         return None, [UserError.from_domain(e) for e in exc.errors]
     except domain.DomainError as exc:
         return None, [UserError.from_domain(exc)]
+
+
+class UpstreamUnavailableError(GraphQLError):
+    """A field whose legacy system is down and has nothing cached: that field is null with
+    this error, and the rest of the response still renders (partial data)."""
+
+    def __init__(self, system: str) -> None:
+        super().__init__(
+            "Данные временно недоступны. Попробуйте обновить страницу позже.",
+            extensions={"code": GraphQLErrorCode.UPSTREAM_UNAVAILABLE.value, "upstream": system},
+        )
+
+
+class BadArgumentError(GraphQLError):
+    """A query argument out of its range (a page size, a cursor, a period)."""
+
+    def __init__(self, argument: str, message: str) -> None:
+        super().__init__(
+            message,
+            extensions={"code": GraphQLErrorCode.BAD_USER_INPUT.value, "argument": argument},
+        )
+
+
+def possible_codes(*names: str) -> str:
+    """The sentence listing a mutation's error codes, for its schema description."""
+    for name in names:
+        domain.ErrorCode(name)  # a typo fails at import, not in a client's hands
+    return " Possible error codes: " + ", ".join(names) + "."

@@ -8,29 +8,38 @@ import strawberry
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
+from gateway.settings import Settings
+from schema.accounts import AccountsMutation, AccountsQuery
 from schema.identity import IdentityMutation, IdentityQuery
+from schema.limits import limit_extensions
 from schema.scalars import SCALARS
 from schema.system import SystemQuery
 
 
 @strawberry.type(description="Everything a client can read.")
-class Query(IdentityQuery, SystemQuery):
+class Query(IdentityQuery, AccountsQuery, SystemQuery):
     pass
 
 
 @strawberry.type(description="Everything a client can change.")
-class Mutation(IdentityMutation):
+class Mutation(IdentityMutation, AccountsMutation):
     pass
 
 
-def build_schema() -> strawberry.Schema:
-    """The schema with the extensions every request needs (parsed and validated documents
-    are cached: most clients send the same few operations)."""
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The schema with the extensions every request needs: parsed and validated documents
+    are cached (most clients send the same few operations), then the query limits of
+    ``settings`` apply (their defaults without settings; ``schema/limits.py``)."""
+    limits = limit_extensions(settings or Settings.model_construct())
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         config=StrawberryConfig(scalar_map=SCALARS),
-        extensions=[lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)],
+        extensions=[
+            lambda: ParserCache(maxsize=512),
+            lambda: ValidationCache(maxsize=512),
+            *limits,  # after the caches: the cost limit reads the validation result
+        ],
     )
 
 

@@ -42,6 +42,7 @@ async def seed_demo(
                 credentials_changed_at=now,
             )
             db.add(user)
+            await db.flush()  # the rows below refer to it
             db.add(LinkedAccount(user_id=user.id, account_number=DEMO_ACCOUNT, linked_at=now))
             db.add(Contact(user_id=user.id, channel="email", value=DEMO_EMAIL, confirmed_at=now))
             db.add(

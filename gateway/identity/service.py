@@ -13,7 +13,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -28,11 +27,11 @@ from gateway.identity import rules
 from gateway.identity.codes import Codes, Purpose, Verdict
 from gateway.identity.messages import code_letter, code_sms
 from gateway.identity.sessions import Client, NewSession, Sessions, Viewer
-from gateway.observability import request_id_var
 from gateway.security.passwords import Passwords
 from gateway.security.ratelimit import Limit, RateLimiter
+from gateway.store.audit import audit
 from gateway.store.db import Store
-from gateway.store.models import AuditEvent, Consent, Contact, LinkedAccount, User
+from gateway.store.models import Consent, Contact, LinkedAccount, User
 from gateway.system.policy import PrivacyPolicy
 
 logger = logging.getLogger(__name__)
@@ -164,6 +163,7 @@ class IdentityService:
                     credentials_changed_at=now,
                 )
                 db.add(user)
+                await db.flush()  # the rows below refer to it
                 db.add(LinkedAccount(user_id=user.id, account_number=number, linked_at=now))
                 db.add(
                     Consent(
@@ -176,10 +176,11 @@ class IdentityService:
                         client_address=client.address[:64],
                     )
                 )
-                _audit(db, now, f"user:{user.id}", "user.registered", number)
+                audit(db, now, f"user:{user.id}", "user.registered", number)
                 await db.flush()
                 session = await self.sessions.open(db, user, client)
         except IntegrityError as exc:  # a parallel registration of the same account won
+            logger.warning("registration conflict: %s", exc.orig)
             raise DomainError(ErrorCode.ACCOUNT_ALREADY_REGISTERED, "accountNumber") from exc
         logger.info("registered", extra={"user_id": str(user.id)})
         return SignedIn(session=session, needs_contact=True)
@@ -318,7 +319,7 @@ class IdentityService:
                 contact.confirmed_at = self.clock.now()
                 contact.pending_value = None
                 contact.pending_at = None
-                _audit(db, self.clock.now(), f"user:{viewer.user_id}", "contact.confirmed", "")
+                audit(db, self.clock.now(), f"user:{viewer.user_id}", "contact.confirmed", "")
                 return _contact_state(contact)
         raise DomainError(_verdict_error(verdict), "code")
 
@@ -394,7 +395,7 @@ class IdentityService:
                 user.password_hash = password_hash
                 user.credentials_changed_at = now
                 await self.sessions.revoke_all(db, user.id)
-                _audit(db, now, f"user:{user.id}", "password.reset", user.account_number)
+                audit(db, now, f"user:{user.id}", "password.reset", user.account_number)
                 await self.limiter.reset(self.limits.sign_in_failures, "user", str(user.id))
                 return
         await self.limiter.hit(*attempts)
@@ -456,7 +457,7 @@ class IdentityService:
                 user.credentials_changed_at = now
                 await self.sessions.revoke_all(db, user.id)
                 changed = [k for k, v in (("login", new_login), ("password", new_hash)) if v]
-                _audit(db, now, f"user:{user.id}", "credentials.changed", "", {"changed": changed})
+                audit(db, now, f"user:{user.id}", "credentials.changed", "", {"changed": changed})
                 return user.login
         except IntegrityError as exc:  # a parallel change took the login
             raise DomainError(ErrorCode.LOGIN_TAKEN, "newLogin") from exc
@@ -486,7 +487,7 @@ class IdentityService:
             if user is None:
                 raise DomainError(ErrorCode.CUSTOMER_NOT_FOUND, "accountNumber")
             await db.execute(delete(User).where(User.id == user.id))
-            _audit(
+            audit(
                 db,
                 self.clock.now(),
                 f"apikey:{operator.key_id}",
@@ -584,23 +585,3 @@ def _verdict_error(verdict: Verdict) -> ErrorCode:
         Verdict.MISSING: ErrorCode.CODE_EXPIRED,
         Verdict.ACCEPTED: ErrorCode.INVALID_INPUT,
     }[verdict]
-
-
-def _audit(
-    db: AsyncSession,
-    at: datetime,
-    actor: str,
-    action: str,
-    subject: str,
-    details: dict[str, Any] | None = None,
-) -> None:
-    db.add(
-        AuditEvent(
-            at=at,
-            actor=actor,
-            action=action,
-            subject=subject,
-            details=details or {},
-            request_id=request_id_var.get(),
-        )
-    )

@@ -93,7 +93,7 @@ class Sessions:
             ).first()
             if found is None:
                 return None
-            session, user = found.tuple()
+            session, user = found
             if (
                 session.revoked_at is not None
                 or session.expires_at <= now

@@ -9,14 +9,10 @@ from strawberry.permission import PermissionExtension
 from gateway.identity.service import Operator, SignedIn
 from gateway.security.web import SESSION_COOKIE
 from schema.context import Info
-from schema.errors import UserError, user_errors
+from schema.errors import UserError, possible_codes, user_errors
 from schema.identity.types import Contact, ContactChannel, Viewer
 from schema.permissions import HasScope, IsSignedIn
 from schema.scalars import AccountNumber
-
-
-def _codes(*names: str) -> str:
-    return " Possible error codes: " + ", ".join(names) + "."
 
 
 @strawberry.input(description="Registration with an account number (REG-1, REG-2).")
@@ -195,7 +191,7 @@ class IdentityMutation:
     @strawberry.mutation(
         description="Register with an account number, the owner's surname and a password; "
         "signs in."
-        + _codes(
+        + possible_codes(
             "ACCOUNT_NUMBER_INVALID",
             "ACCOUNT_OR_SURNAME_MISMATCH",
             "ACCOUNT_ALREADY_REGISTERED",
@@ -233,7 +229,7 @@ class IdentityMutation:
 
     @strawberry.mutation(
         description="Sign in with a login or account number and the password."
-        + _codes("INVALID_CREDENTIALS", "SIGN_IN_LOCKED")
+        + possible_codes("INVALID_CREDENTIALS", "SIGN_IN_LOCKED")
     )
     async def sign_in(self, info: Info, input: SignInInput) -> SignInPayload:
         ctx = info.context
@@ -260,7 +256,7 @@ class IdentityMutation:
 
     @strawberry.mutation(
         description="Save an e-mail or phone and send it a 6-digit code."
-        + _codes(
+        + possible_codes(
             "EMAIL_INVALID",
             "EMAIL_NOT_LATIN",
             "EMAIL_RF_UNSUPPORTED",
@@ -295,7 +291,9 @@ class IdentityMutation:
 
     @strawberry.mutation(
         description="Confirm the saved e-mail or phone with its code."
-        + _codes("NO_PENDING_CONTACT", "CODE_INVALID", "CODE_EXPIRED", "CODE_ATTEMPTS_EXCEEDED"),
+        + possible_codes(
+            "NO_PENDING_CONTACT", "CODE_INVALID", "CODE_EXPIRED", "CODE_ATTEMPTS_EXCEEDED"
+        ),
         permission_classes=[IsSignedIn],
     )
     async def confirm_contact(
@@ -315,7 +313,7 @@ class IdentityMutation:
     @strawberry.mutation(
         description="Send a recovery code to the login's confirmed e-mail or phone. Answers "
         "the same whether or not the login exists (AUTH-4)."
-        + _codes("CODE_RESEND_COOLDOWN", "CODE_HOURLY_LIMIT")
+        + possible_codes("CODE_RESEND_COOLDOWN", "CODE_HOURLY_LIMIT")
     )
     async def request_password_reset(
         self, info: Info, input: RequestPasswordResetInput
@@ -332,7 +330,7 @@ class IdentityMutation:
 
     @strawberry.mutation(
         description="Set a new password with the recovery code; every session ends."
-        + _codes(
+        + possible_codes(
             "CODE_INVALID",
             "CODE_ATTEMPTS_EXCEEDED",
             "PASSWORD_LENGTH",
@@ -356,7 +354,7 @@ class IdentityMutation:
 
     @strawberry.mutation(
         description="Change the login and/or the password; then every session ends (SET-2)."
-        + _codes(
+        + possible_codes(
             "NOTHING_TO_CHANGE",
             "CURRENT_PASSWORD_INVALID",
             "SIGN_IN_LOCKED",
@@ -392,7 +390,7 @@ class IdentityMutation:
     @strawberry.mutation(
         description="Contact centre (API key with scope `operator`): delete a customer's "
         "credentials so the account can be registered again; audited (ACC-OPS-1)."
-        + _codes("ACCOUNT_NUMBER_INVALID", "CUSTOMER_NOT_FOUND", "REASON_REQUIRED"),
+        + possible_codes("ACCOUNT_NUMBER_INVALID", "CUSTOMER_NOT_FOUND", "REASON_REQUIRED"),
         extensions=[PermissionExtension(permissions=[HasScope("operator")])],
     )
     async def reset_customer_credentials(

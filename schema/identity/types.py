@@ -10,6 +10,7 @@ import strawberry
 from gateway.identity import service
 from gateway.identity.sessions import Viewer as ViewerRecord
 from gateway.system.policy import PrivacyPolicy as PolicyRecord
+from schema.accounts.types import Account, accounts_of
 from schema.context import Info
 
 
@@ -62,6 +63,20 @@ class Viewer:
     @strawberry.field(description="Mobile phone for codes and recovery; null if never given.")
     async def phone(self, info: Info) -> Contact | None:
         return await _contact(info, self.record, service.ContactChannel.PHONE)
+
+    @strawberry.field(description="The customer's accounts, in the order they were added.")
+    async def accounts(self, info: Info) -> list[Account]:
+        return accounts_of(await info.context.loaders.accounts_by_user.load(self.record.user_id))
+
+    @strawberry.field(
+        description="The account the app shows now (kept per session, SET-1); null only "
+        "when the customer has no account left."
+    )
+    async def current_account(self, info: Info) -> Account | None:
+        numbers = await info.context.loaders.accounts_by_user.load(self.record.user_id)
+        current = self.record.current_account
+        chosen = current if current in numbers else (numbers[0] if numbers else None)
+        return accounts_of([chosen])[0] if chosen is not None else None
 
     @classmethod
     def from_record(cls, record: ViewerRecord, login: str | None = None) -> Viewer:

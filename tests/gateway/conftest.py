@@ -61,5 +61,5 @@ async def app(settings: Settings, clock: Clock) -> AsyncIterator[Starlette]:
 async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of the in-process gateway."""
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+    async with httpx.AsyncClient(transport=transport, base_url="https://gateway.test") as http:
         yield http

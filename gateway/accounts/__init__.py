@@ -1,0 +1,1 @@
+"""My accounts: linking, switching, and their data from billing and metering."""
