@@ -13,6 +13,7 @@ import uvicorn
 
 from emulators.config import EmulatorConfig
 from emulators.host import EmulatorHost
+from gateway import apikey_cli
 from gateway.observability import configure_logging
 from gateway.settings import Settings
 
@@ -191,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="apply the store's migrations")
     migrate.add_argument("--revision", default="head")
     migrate.set_defaults(run=cmd_migrate)
+    apikey_cli.register(commands)
     return parser
 
 

@@ -197,7 +197,7 @@ class Outbox:
             rows = await db.execute(
                 select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
             )
-            return {state: count for state, count in rows.tuples()}
+            return {state: count for state, count in rows}
 
     async def deliver(self, entry: Entry) -> Entry:
         """One attempt at a write the caller holds the lease of; settles it and returns

@@ -8,7 +8,6 @@ accounts a request needs (the schema's DataLoaders gather them).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
@@ -19,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from adapters.billing import AccountBalance, BillingAccount, BillingClient
 from adapters.cache import ACCOUNTS, BALANCES, METERS, Cached, UpstreamCache
-from adapters.errors import NotFound, UpstreamUnavailable
+from adapters.errors import UpstreamUnavailable
 from adapters.metering import Meter, MeteringClient
 from gateway.clock import Clock
 from gateway.errors import DomainError, ErrorCode
@@ -69,7 +68,7 @@ class AccountsService:
                 .where(LinkedAccount.user_id.in_(list(found)))
                 .order_by(LinkedAccount.linked_at, LinkedAccount.id)
             )
-            for user_id, number in rows.tuples():
+            for user_id, number in rows:
                 found[user_id].append(number)
         return [found[user_id] for user_id in user_ids]
 
@@ -181,24 +180,18 @@ class AccountsService:
     async def meters(
         self, numbers: Sequence[str]
     ) -> dict[str, Cached[list[Meter]] | UpstreamUnavailable]:
-        """Each account's meters with their last readings (metering has no batch read of
-        meters, so the misses are fetched concurrently, one call per account)."""
+        """Each account's meters with their last readings: one bulk read for all the cache
+        misses; an account metering does not know has no meters."""
 
-        async def one(number: str) -> Cached[list[Meter]] | UpstreamUnavailable:
-            async def load() -> list[Meter]:
-                try:
-                    return await self.metering.list_meters(number)
-                except NotFound:  # an account metering has no meters for
-                    return []
+        async def load(missing: list[str]) -> dict[str, list[Meter]]:
+            found = await self.metering.list_meters_of(missing)
+            return {number: found.get(number, []) for number in missing}
 
-            try:
-                return await self.cache.get_or_load(METERS, number, load)
-            except UpstreamUnavailable as exc:
-                return exc
-
-        unique = list(dict.fromkeys(numbers))
-        results = await asyncio.gather(*(one(n) for n in unique))
-        return dict(zip(unique, results, strict=True))
+        loaded = await self.cache.get_or_load_many(METERS, numbers, load)
+        result: dict[str, Cached[list[Meter]] | UpstreamUnavailable] = {}
+        for number, value in loaded.items():
+            result[number] = value if value is not None else Cached([], self.clock.now(), False)
+        return result
 
     async def forget_meters(self, number: str) -> None:
         """Drop the cached meters of an account (after a reading is accepted)."""

@@ -18,6 +18,9 @@ from gateway.errors import DomainError, ErrorCode
 Z = TypeVar("Z", bound=Hashable)
 
 TENTH = Decimal("0.1")
+ROLLOVER_SHARE = 10
+"""A lower value is a rollover only if it implies less than 1/10 of the capacity used
+(metering's own rule)."""
 """Metering keeps readings to a tenth of a kWh."""
 
 
@@ -68,8 +71,8 @@ def check_values(
 
     * one value per zone of the meter, none missing, none extra (MTR-3);
     * a value is non-negative with at most one decimal and fits the meter's digits;
-    * not below the previous reading, unless the register plausibly rolled over: the
-      consumption across the rollover is within the ceiling (MTR-4);
+    * not below the previous reading, unless the register plausibly rolled over: less
+      than a tenth of the capacity used across the rollover (MTR-4);
     * consumption above ``ceiling`` needs the customer's explicit confirmation.
     """
     given = [zone for zone, _ in values]
@@ -90,7 +93,7 @@ def check_values(
             result[zone] = Decimal(0)
             continue
         used = consumption(last, value, digits)
-        if value < last and used > ceiling:
+        if value < last and used >= capacity / ROLLOVER_SHARE:
             raise DomainError(ErrorCode.READING_BELOW_PREVIOUS, "values")
         high = high or used > ceiling
         result[zone] = used

@@ -21,6 +21,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from adapters.errors import UpstreamUnavailable
 from adapters.metering import MeteringClient, PeriodLocked, RejectionReason, TariffZone
 from adapters.metering import models as metering_models
 from gateway.accounts.service import AccountsService
@@ -175,9 +176,7 @@ class ReadingsService:
                 f"Показания принимаются с {shown.first_day} по {shown.last_day} число "
                 f"месяца. Следующий приём показаний: с {shown.opens_on:%d.%m.%Y}.",
             )
-        previous = {reading.zone: reading.value for reading in meter.last_readings}
-        for pending in (await self.outbox.pending_of(KIND, [meter_id]))[meter_id]:
-            previous.update(Submission.of(pending).values)
+        previous = await self._previous_period(meter, self.today().replace(day=1))
         used = rules.check_values(
             meter.zones,
             meter.digits,
@@ -205,6 +204,28 @@ class ReadingsService:
                 extra={"meter_id": meter_id, "outbox_id": str(entry.id)},
             )
         return self._answer(delivered)
+
+    async def _previous_period(
+        self, meter: metering_models.Meter, period: date
+    ) -> dict[TariffZone, Decimal]:
+        """The reading of each zone before ``period``: what a new one is compared with.
+        A reading of ``period`` itself is replaced by the new one (MTR-4), so when the last
+        readings are of this month, the history says what came before them."""
+        last = {r.zone: r.value for r in meter.last_readings if r.date < period}
+        if len(last) == len(meter.last_readings):
+            return last
+        before = period - timedelta(days=1)
+        try:
+            page = await self.metering.list_readings(
+                meter.id, None, before, 0, 4 * len(meter.zones)
+            )
+        except UpstreamUnavailable:  # check against what is known; metering checks again
+            return {r.zone: r.value for r in meter.last_readings}
+        found: dict[TariffZone, Decimal] = {}
+        for reading in page.items:  # newest first
+            if reading.status is metering_models.ReadingStatus.ACCEPTED:
+                found.setdefault(reading.zone, reading.value)
+        return found
 
     def _repeat(self, earlier: Entry, params_sha256: str) -> Submission:
         if earlier.params_sha256 != params_sha256:

@@ -79,7 +79,7 @@ class WebhookReceiver:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[WebhookReceiver]:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}/hook"
