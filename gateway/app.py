@@ -184,7 +184,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     """The gateway as an ASGI app; services start in its lifespan."""
     settings = settings or Settings()
     clock = clock or Clock()
-    schema = build_schema()
+    schema = build_schema(settings)
     schema_version = fingerprint(schema)
 
     @asynccontextmanager

@@ -22,22 +22,24 @@ DEFAULT_PAGE = 20
 
 @strawberry.type(description="Where a page of a connection is in the whole list.")
 class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(description="Whether items follow this page.")
+    has_previous_page: bool = strawberry.field(description="Whether items precede it.")
+    start_cursor: str | None = strawberry.field(description="Cursor of the first item.")
+    end_cursor: str | None = strawberry.field(
+        description="Cursor of the last item: pass it as `after` for the next page."
+    )
 
 
 @strawberry.type(description="One item of a connection with its cursor.")
 class Edge(Generic[T]):
-    cursor: str
-    node: T
+    cursor: str = strawberry.field(description="Opaque position of the item.")
+    node: T = strawberry.field(description="The item.")
 
 
 @strawberry.type(description="A page of a list.")
 class Connection(Generic[T]):
-    edges: list[Edge[T]]
-    page_info: PageInfo
+    edges: list[Edge[T]] = strawberry.field(description="The items of the page.")
+    page_info: PageInfo = strawberry.field(description="Where the page is in the list.")
     total_count: int = strawberry.field(description="How many items the whole list has.")
 
     @classmethod

@@ -321,8 +321,9 @@ class QueryCostLimit(SchemaExtension):
 
     The cost depends on the variables, so it is measured per request, in ``on_validate``
     before the document runs. It must come after ``ValidationCache`` in the schema's
-    extensions (that extension replaces the validation result wholesale); a document that
-    failed validation is left to its validation errors.
+    extensions (that extension replaces the validation result wholesale); then a document
+    that failed validation is left to its validation errors. Without a validation cache the
+    cost is measured first, on the parsed document.
     """
 
     def __init__(self, max_cost: int, max_page_size: int = MAX_PAGE_SIZE) -> None:

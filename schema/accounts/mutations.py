@@ -15,7 +15,7 @@ from schema.scalars import AccountNumber
 
 @strawberry.input(description="Add an account to the customer's list (ACC-1).")
 class LinkAccountInput:
-    account_number: AccountNumber
+    account_number: AccountNumber = strawberry.field(description="The account.")
     owner_surname: str = strawberry.field(
         description="The owner's surname, checked against billing."
     )
@@ -23,8 +23,8 @@ class LinkAccountInput:
 
 @strawberry.type(description="Result of linkAccount.")
 class LinkAccountPayload:
-    account: Account | None
-    errors: list[UserError]
+    account: Account | None = strawberry.field(description="The account just added.")
+    errors: list[UserError] = strawberry.field(description="Expected failures.")
 
 
 @strawberry.input(
@@ -32,37 +32,37 @@ class LinkAccountPayload:
     "first («Вы действительно хотите удалить лицевой счёт?»)."
 )
 class UnlinkAccountInput:
-    account_number: AccountNumber
+    account_number: AccountNumber = strawberry.field(description="The account.")
 
 
 @strawberry.type(description="Result of unlinkAccount.")
 class UnlinkAccountPayload:
-    account_number: AccountNumber | None
+    account_number: AccountNumber | None = strawberry.field(description="The account removed.")
     accounts: list[Account] | None = strawberry.field(description="The accounts left.")
-    errors: list[UserError]
+    errors: list[UserError] = strawberry.field(description="Expected failures.")
 
 
 @strawberry.input(description="Make an account the current one of this session (SET-1).")
 class SelectAccountInput:
-    account_number: AccountNumber
+    account_number: AccountNumber = strawberry.field(description="The account.")
 
 
 @strawberry.type(description="Result of selectAccount.")
 class SelectAccountPayload:
-    current_account: Account | None
-    errors: list[UserError]
+    current_account: Account | None = strawberry.field(description="The account now shown.")
+    errors: list[UserError] = strawberry.field(description="Expected failures.")
 
 
 @strawberry.input(description="The value of one tariff zone.")
 class ZoneValueInput:
-    zone: TariffZone  # type: ignore[valid-type]
-    value: Decimal
+    zone: TariffZone = strawberry.field(description="The tariff zone.")  # type: ignore[valid-type]
+    value: Decimal = strawberry.field(description="The register's value, kWh, at most one decimal.")
 
 
 @strawberry.input(description="Readings of one meter, one value per zone (MTR-1..4).")
 class SubmitReadingsInput:
-    meter_id: strawberry.ID
-    values: list[ZoneValueInput]
+    meter_id: strawberry.ID = strawberry.field(description="Meter.id.")
+    values: list[ZoneValueInput] = strawberry.field(description="One value per zone.")
     idempotency_key: str = strawberry.field(
         description="A new key (a UUID) per customer action; a retry with the same key "
         "returns the first answer (MTR-7)."
@@ -79,7 +79,7 @@ class SubmitReadingsPayload:
         description="ACCEPTED by metering, or PENDING: metering is unavailable and the "
         "gateway will deliver it (it is never lost)."
     )
-    errors: list[UserError]
+    errors: list[UserError] = strawberry.field(description="Expected failures.")
 
 
 @strawberry.type

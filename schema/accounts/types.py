@@ -96,23 +96,25 @@ class Debts:
 
 @strawberry.type(description="A value of one tariff zone on a date.")
 class ZoneReading:
-    zone: TariffZone  # type: ignore[valid-type]
-    value: Decimal
-    date: date
+    zone: TariffZone = strawberry.field(description="The tariff zone.")  # type: ignore[valid-type]
+    value: Decimal = strawberry.field(description="The register's value, kWh.")
+    date: date = strawberry.field(description="When it was taken.")
 
 
 @strawberry.type(description="kWh used in one tariff zone.")
 class ZoneConsumption:
-    zone: TariffZone  # type: ignore[valid-type]
-    kwh: Decimal
+    zone: TariffZone = strawberry.field(description="The tariff zone.")  # type: ignore[valid-type]
+    kwh: Decimal = strawberry.field(description="kWh used.")
 
 
 @strawberry.type(description="One reading of one zone in a meter's history (MTR-5).")
 class Reading:
-    date: date
-    zone: TariffZone  # type: ignore[valid-type]
-    value: Decimal
-    source: ReadingSource  # type: ignore[valid-type]
+    date: date = strawberry.field(description="When it was taken.")
+    zone: TariffZone = strawberry.field(description="The tariff zone.")  # type: ignore[valid-type]
+    value: Decimal = strawberry.field(description="The register's value, kWh.")
+    source: ReadingSource = strawberry.field(  # type: ignore[valid-type]
+        description="Who took it: the customer, an inspector (control), or dismantling."
+    )
     replaced: bool = strawberry.field(
         description="A later submission of the same month replaced it (history only)."
     )
@@ -126,20 +128,22 @@ class ReadingConnection(Connection[Reading]):
 @strawberry.type(description="kWh of one month in one zone, for the consumption chart.")
 class MonthlyConsumption:
     month: str = strawberry.field(description="The month, YYYY-MM.")
-    zone: TariffZone  # type: ignore[valid-type]
-    kwh: Decimal
+    zone: TariffZone = strawberry.field(description="The tariff zone.")  # type: ignore[valid-type]
+    kwh: Decimal = strawberry.field(description="kWh used in the month.")
 
 
 @strawberry.type(description="A reading submission and what it implies (MTR-1, MTR-7).")
 class ReadingSubmission:
-    id: strawberry.ID
-    meter_id: strawberry.ID
-    status: ReadingSubmissionStatus  # type: ignore[valid-type]
-    values: list[ZoneReading]
+    id: strawberry.ID = strawberry.field(description="The submission's id.")
+    meter_id: strawberry.ID = strawberry.field(description="The meter it is for.")
+    status: ReadingSubmissionStatus = strawberry.field(  # type: ignore[valid-type]
+        description="Where it stands."
+    )
+    values: list[ZoneReading] = strawberry.field(description="The submitted values.")
     consumption: list[ZoneConsumption] = strawberry.field(
         description="kWh since the previous reading per zone (across a rollover)."
     )
-    submitted_at: datetime
+    submitted_at: datetime = strawberry.field(description="When the customer sent it.")
     message: str | None = strawberry.field(
         description="Metering's reason, when it refused a queued submission."
     )
@@ -171,7 +175,7 @@ class ReadingsWindow:
         description="First day of the current window, or of the next one when it is shut."
     )
     closes_on: date = strawberry.field(description="Last day of that window.")
-    is_open: bool
+    is_open: bool = strawberry.field(description="Whether readings are accepted now.")
     time_zone: str = strawberry.field(description="The utility's time zone (IANA name).")
 
     @classmethod
@@ -189,13 +193,15 @@ class ReadingsWindow:
 
 @strawberry.type(description="A meter (ПУ) of an account (ACC-2).")
 class Meter:
-    id: strawberry.ID
-    serial: str
-    model: str
-    status: MeterStatus
-    zones: list[TariffZone]  # type: ignore[valid-type]
+    id: strawberry.ID = strawberry.field(description="Metering's id of the meter.")
+    serial: str = strawberry.field(description="Serial number on the meter's plate.")
+    model: str = strawberry.field(description="Make and model.")
+    status: MeterStatus = strawberry.field(description="ACTIVE, or CLOSED (history only).")
+    zones: list[TariffZone] = strawberry.field(  # type: ignore[valid-type]
+        description="Its tariff zones, in the order of the meter's registers."
+    )
     digits: int = strawberry.field(description="Digits before the decimal point.")
-    installed_on: date
+    installed_on: date = strawberry.field(description="When it was installed.")
     verification_due: date = strawberry.field(description="Next metrological check.")
     last_readings: list[ZoneReading] = strawberry.field(
         description="The last accepted reading of each zone, with its date."
@@ -283,7 +289,7 @@ class Meter:
 
 @strawberry.type(description="A personal account (лицевой счёт) of the customer.")
 class Account:
-    number: AccountNumber
+    number: AccountNumber = strawberry.field(description="The 10-digit account number.")
 
     @strawberry.field(description="The supply address; null when billing is unavailable.")
     async def address(self, info: Info) -> str | None:

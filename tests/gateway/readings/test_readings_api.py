@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -409,7 +409,7 @@ async def test_a_queued_reading_survives_a_gateway_restart(
 ) -> None:
     metering = emulators.runtimes["metering"]
 
-    async def gateway() -> AsyncIterator[tuple[Starlette, httpx.AsyncClient]]:
+    async def gateway() -> AsyncGenerator[tuple[Starlette, httpx.AsyncClient]]:
         application = create_app(settings, clock=clock)
         async with application.router.lifespan_context(application):
             transport = httpx.ASGITransport(app=application)
