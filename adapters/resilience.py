@@ -14,7 +14,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeVar
 
@@ -165,6 +165,23 @@ def _is_retryable(exc: BaseException | None) -> bool:
     return isinstance(exc, UpstreamUnavailable) and not isinstance(exc, CircuitOpen)
 
 
+@dataclass
+class CallStats:
+    """What one upstream's calls did, for metrics: attempts by outcome and their time."""
+
+    outcomes: dict[str, int] = field(default_factory=dict)
+    """Attempts by outcome: ``ok``, ``rejected``, ``unavailable``, ``circuit_open``."""
+    seconds_sum: float = 0.0
+    """Total time of the attempts that reached the upstream."""
+    seconds_count: int = 0
+    breaker_opened: int = 0
+    """Times the breaker opened."""
+
+    def count(self, outcome: str) -> None:
+        """One more attempt with ``outcome``."""
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
 class Resilience:
     """The breaker, retry policy and retry budget of one upstream, applied to each call."""
 
@@ -182,6 +199,7 @@ class Resilience:
         self.budget = budget or RetryBudget()
         self.retries = 0
         """Retries made so far (for metrics and tests)."""
+        self.stats = CallStats()
 
     async def call(self, operation: Callable[[], Awaitable[T]], *, retry: bool) -> T:
         """Run ``operation`` behind the breaker; retry it only when ``retry`` says it is safe.
@@ -215,14 +233,24 @@ class Resilience:
         raise AssertionError("unreachable: tenacity reraises the last failure")
 
     async def _once(self, operation: Callable[[], Awaitable[T]]) -> T:
-        self.breaker.before_call()
+        try:
+            self.breaker.before_call()
+        except CircuitOpen:
+            self.stats.count("circuit_open")
+            raise
+        started = time.perf_counter()
         try:
             result = await operation()
         except UpstreamUnavailable:
+            was_open = self.breaker.state is not BreakerState.CLOSED
             self.breaker.record_failure()
+            if not was_open and self.breaker.state is not BreakerState.CLOSED:
+                self.stats.breaker_opened += 1
+            self._timed(started, "unavailable")
             raise
         except UpstreamRejected:
             self.breaker.record_success()  # a business refusal is a healthy answer
+            self._timed(started, "rejected")
             raise
         except BaseException:
             # A cancellation or a bug of ours says nothing about the upstream's health,
@@ -230,4 +258,10 @@ class Resilience:
             self.breaker.release_trial()
             raise
         self.breaker.record_success()
+        self._timed(started, "ok")
         return result
+
+    def _timed(self, started: float, outcome: str) -> None:
+        self.stats.count(outcome)
+        self.stats.seconds_sum += time.perf_counter() - started
+        self.stats.seconds_count += 1

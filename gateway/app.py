@@ -32,6 +32,7 @@ from gateway.identity.codes import Codes
 from gateway.identity.demo import seed_demo
 from gateway.identity.service import IdentityLimits, IdentityService
 from gateway.identity.sessions import Sessions
+from gateway.metrics import Metrics, OperationStats, metrics_endpoint
 from gateway.observability import RequestIdMiddleware
 from gateway.outbox import Outbox, OutboxPolicy
 from gateway.readings.service import ReadingsPolicy, ReadingsService
@@ -173,6 +174,7 @@ def build_services(
         readings=readings,
         outbox=outbox,
         cache=cache,
+        operations=OperationStats(),
         api_keys=ApiKeys(store, clock),
         policy=policy,
         version=__version__,
@@ -204,6 +206,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                         clock,
                     )
                 app.state.services = services
+                app.state.metrics = Metrics(services)
                 worker = asyncio.create_task(services.outbox.run(), name="outbox-worker")
                 logger.info("gateway started", extra={"version": __version__})
                 try:
@@ -221,6 +224,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
             *health.routes,
             *pages.routes,
         ],

@@ -9,6 +9,7 @@ from gateway.accounts.service import AccountsService
 from gateway.clock import Clock
 from gateway.identity.apikeys import ApiKeys
 from gateway.identity.service import IdentityService
+from gateway.metrics import OperationStats
 from gateway.outbox import Outbox
 from gateway.readings.service import ReadingsService
 from gateway.settings import Settings
@@ -32,6 +33,8 @@ class Services:
     readings: ReadingsService
     outbox: Outbox
     cache: UpstreamCache
+    operations: OperationStats
+    """GraphQL operations counted for /metrics."""
     api_keys: ApiKeys
     policy: PrivacyPolicy
     version: str

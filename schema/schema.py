@@ -12,6 +12,7 @@ from gateway.settings import Settings
 from schema.accounts import AccountsMutation, AccountsQuery
 from schema.identity import IdentityMutation, IdentityQuery
 from schema.limits import limit_extensions
+from schema.metrics import OperationMetrics
 from schema.scalars import SCALARS
 from schema.system import SystemQuery
 
@@ -36,6 +37,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         mutation=Mutation,
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
+            OperationMetrics,
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
             *limits,  # after the caches: the cost limit reads the validation result

@@ -1,0 +1,206 @@
+"""Prometheus metrics (DESIGN.md "Observability"): ``GET /metrics`` in the text format.
+
+Every figure is read at scrape time from the objects that own it — the adapters'
+:class:`~adapters.resilience.Resilience` (calls, latency, retries, breaker), the shared
+:class:`~adapters.cache.UpstreamCache`, the :class:`~gateway.outbox.Outbox` (its depth from the
+store), and :class:`OperationStats` (GraphQL operations, filled by ``schema/metrics.py``) — so
+nothing is counted twice and nothing needs a global registry. Each app has its own
+:class:`~prometheus_client.CollectorRegistry`.
+
+The names are listed in ``docs/operations.md``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import Response
+
+from adapters.resilience import BreakerState
+
+if TYPE_CHECKING:
+    from gateway.services import Services
+
+MAX_OPERATION_NAMES = 200
+"""Distinct operation names kept apart; more are counted as ``other`` (clients choose names,
+so their number must not grow the metrics without bound)."""
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+BREAKER_VALUES = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
+
+
+@dataclass
+class OperationStats:
+    """GraphQL operations by name, type and outcome, with their time."""
+
+    counts: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    seconds: dict[tuple[str, str], tuple[float, int]] = field(default_factory=dict)
+    _names: set[str] = field(default_factory=set)
+
+    def observe(self, name: str | None, kind: str, outcome: str, seconds: float) -> None:
+        """Count one operation (``outcome``: ``ok``, ``errors`` or ``refused``)."""
+        label = self._label(name)
+        key = (label, kind, outcome)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        total, count = self.seconds.get((label, kind), (0.0, 0))
+        self.seconds[(label, kind)] = (total + seconds, count + 1)
+
+    def _label(self, name: str | None) -> str:
+        if not name or not _NAME.match(name):
+            return "anonymous" if not name else "other"
+        if name in self._names:
+            return name
+        if len(self._names) >= MAX_OPERATION_NAMES:
+            return "other"
+        self._names.add(name)
+        return name
+
+
+class GatewayCollector(Collector):
+    """Reads the gateway's figures when Prometheus scrapes."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.outbox_depth: dict[str, int] = {}
+        """Writes per outbox state, refreshed from the store before each scrape."""
+
+    async def refresh(self) -> None:
+        """Read what lives in the store (the outbox depth)."""
+        self.outbox_depth = await self.services.outbox.depth()
+
+    def collect(self) -> Iterator[Metric]:
+        services = self.services
+        info = GaugeMetricFamily(
+            "lkk_build_info", "The gateway's release and schema.", labels=["version", "schema"]
+        )
+        info.add_metric([services.version, services.schema_version], 1)
+        yield info
+        yield from self._operations()
+        yield from self._upstreams()
+        yield from self._cache()
+        yield from self._outbox()
+
+    def _operations(self) -> Iterator[Metric]:
+        stats = self.services.operations
+        counts = CounterMetricFamily(
+            "lkk_graphql_operations",
+            "GraphQL operations by name, type and outcome (ok, errors, refused).",
+            labels=["operation", "type", "outcome"],
+        )
+        for (name, kind, outcome), count in sorted(stats.counts.items()):
+            counts.add_metric([name, kind, outcome], count)
+        yield counts
+        seconds = SummaryMetricFamily(
+            "lkk_graphql_operation_seconds",
+            "Time to execute GraphQL operations.",
+            labels=["operation", "type"],
+        )
+        for (name, kind), (total, count) in sorted(stats.seconds.items()):
+            seconds.add_metric([name, kind], count_value=count, sum_value=total)
+        yield seconds
+
+    def _upstreams(self) -> Iterator[Metric]:
+        calls = CounterMetricFamily(
+            "lkk_upstream_calls",
+            "Attempts at each legacy system by outcome (ok, rejected, unavailable, circuit_open).",
+            labels=["upstream", "outcome"],
+        )
+        seconds = SummaryMetricFamily(
+            "lkk_upstream_call_seconds",
+            "Time of the attempts that reached each legacy system.",
+            labels=["upstream"],
+        )
+        retries = CounterMetricFamily(
+            "lkk_upstream_retries", "Retries of idempotent calls.", labels=["upstream"]
+        )
+        breaker = GaugeMetricFamily(
+            "lkk_upstream_breaker_state",
+            "Circuit breaker per upstream: 0 closed, 1 half-open, 2 open.",
+            labels=["upstream"],
+        )
+        opened = CounterMetricFamily(
+            "lkk_upstream_breaker_opened", "Times each breaker opened.", labels=["upstream"]
+        )
+        for adapter in self.services.upstreams.all():
+            resilience = adapter.resilience
+            stats = resilience.stats
+            name = adapter.name
+            for outcome, count in sorted(stats.outcomes.items()):
+                calls.add_metric([name, outcome], count)
+            seconds.add_metric([name], count_value=stats.seconds_count, sum_value=stats.seconds_sum)
+            retries.add_metric([name], resilience.retries)
+            breaker.add_metric([name], BREAKER_VALUES[resilience.breaker.state])
+            opened.add_metric([name], stats.breaker_opened)
+        yield from (calls, seconds, retries, breaker, opened)
+
+    def _cache(self) -> Iterator[Metric]:
+        cache = self.services.cache
+        lookups = CounterMetricFamily(
+            "lkk_cache_lookups",
+            "Cache lookups of upstream data: hit (fresh), miss (loaded), stale (served stale "
+            "while the upstream was down).",
+            labels=["result"],
+        )
+        lookups.add_metric(["hit"], cache.hits)
+        lookups.add_metric(["miss"], cache.misses)
+        lookups.add_metric(["stale"], cache.stale_served)
+        yield lookups
+
+    def _outbox(self) -> Iterator[Metric]:
+        outbox = self.services.outbox
+        depth = GaugeMetricFamily(
+            "lkk_outbox_writes",
+            "Writes in the durable outbox by state (pending, delivered, rejected, dead).",
+            labels=["state"],
+        )
+        for state in ("pending", "delivered", "rejected", "dead"):
+            depth.add_metric([state], self.outbox_depth.get(state, 0))
+        yield depth
+        for name, value, text in (
+            ("lkk_outbox_deliveries", outbox.delivered, "Writes delivered by this process."),
+            ("lkk_outbox_retries", outbox.retried, "Failed attempts scheduled for a retry."),
+            (
+                "lkk_outbox_dead_lettered",
+                outbox.dead_lettered,
+                "Writes given up after every attempt: a human must look.",
+            ),
+        ):
+            counter = CounterMetricFamily(name, text)
+            counter.add_metric([], value)
+            yield counter
+
+
+class Metrics:
+    """The app's registry and its ``/metrics`` endpoint."""
+
+    def __init__(self, services: Services) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.collector = GatewayCollector(services)
+        self.registry.register(self.collector)
+
+    async def endpoint(self, request: Request) -> Response:
+        """``GET /metrics``: the Prometheus text format (behind ``LKK_METRICS_TOKEN``)."""
+        token = self.collector.services.settings.metrics_token.get_secret_value()
+        presented = request.headers.get("authorization", "")
+        if token and not hmac.compare_digest(presented.encode(), f"Bearer {token}".encode()):
+            return Response("unauthorized\n", status_code=401, media_type="text/plain")
+        await self.collector.refresh()
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    """The route handler: the metrics of the app serving the request."""
+    metrics: Metrics = request.app.state.metrics
+    return await metrics.endpoint(request)
