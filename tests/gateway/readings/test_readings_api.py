@@ -444,3 +444,22 @@ async def test_a_queued_reading_survives_a_gateway_restart(
     assert payload["submission"]["status"] == "PENDING"
     assert shown == value
     assert metering.calls.snapshot()["SubmitReadings"] == 1
+
+
+async def test_a_period_locked_by_a_control_reading_refuses_new_readings(
+    client: httpx.AsyncClient, emulators: EmulatorHost
+) -> None:
+    headers = await sign_in_demo(client)
+    base = float(await last_value(client, headers, "100002"))
+    async with httpx.AsyncClient(
+        base_url=emulators.config.url(emulators.config.metering_port)
+    ) as admin:
+        inspected = await admin.post(
+            "/_admin/meters/100002/inspections", json={"source": "control"}
+        )
+    assert inspected.status_code < 300, inspected.text
+
+    payload = await submit(client, headers, submission("100002", ("SINGLE", f"{base + 30:.1f}")))
+
+    assert codes(payload) == ["PERIOD_LOCKED"]
+    assert "контрольным снятием" in payload["errors"][0]["message"]
