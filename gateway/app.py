@@ -42,6 +42,7 @@ from gateway.security.web import client_of, credentials
 from gateway.services import Services
 from gateway.settings import Environment, Settings
 from gateway.store.db import Store
+from gateway.system.diagnostics import Diagnostics
 from gateway.system.policy import current_policy
 from gateway.system.status import UpstreamMonitor
 from gateway.upstreams import Upstreams, open_upstreams
@@ -175,6 +176,12 @@ def build_services(
         outbox=outbox,
         cache=cache,
         operations=OperationStats(),
+        diagnostics=Diagnostics(
+            store,
+            clock,
+            identity.limiter,
+            Limit("diagnostics", settings.diagnostics_per_hour, 3600),
+        ),
         api_keys=ApiKeys(store, clock),
         policy=policy,
         version=__version__,

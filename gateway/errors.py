@@ -63,6 +63,7 @@ class ErrorCode(StrEnum):
     READING_REJECTED = "READING_REJECTED"
     IDEMPOTENCY_KEY_INVALID = "IDEMPOTENCY_KEY_INVALID"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    TOO_MANY_REPORTS = "TOO_MANY_REPORTS"
 
 
 @dataclass(frozen=True)
@@ -321,6 +322,11 @@ CATALOGUE: dict[ErrorCode, ErrorSpec] = {
         "Этот ключ идемпотентности уже использован для другого запроса.",
         "The same idempotency key with different parameters (PAY-5, MTR-7).",
         "Generate a new key for a new action.",
+    ),
+    ErrorCode.TOO_MANY_REPORTS: ErrorSpec(
+        "Слишком много отчётов. Попробуйте позже.",
+        "reportDiagnostics over the hourly allowance of one customer or client address.",
+        "Keep the report and send it later.",
     ),
 }
 

@@ -14,6 +14,7 @@ from gateway.outbox import Outbox
 from gateway.readings.service import ReadingsService
 from gateway.settings import Settings
 from gateway.store.db import Store
+from gateway.system.diagnostics import Diagnostics
 from gateway.system.policy import PrivacyPolicy
 from gateway.system.status import UpstreamMonitor
 from gateway.upstreams import Upstreams
@@ -34,6 +35,7 @@ class Services:
     outbox: Outbox
     cache: UpstreamCache
     operations: OperationStats
+    diagnostics: Diagnostics
     """GraphQL operations counted for /metrics."""
     api_keys: ApiKeys
     policy: PrivacyPolicy

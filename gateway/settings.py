@@ -160,6 +160,8 @@ class Settings(BaseSettings):
     readings_consumption_ceiling_kwh: Annotated[Decimal, Field(gt=0)] = Decimal(3000)
     """Consumption per zone since the last reading above which the customer must confirm
     the value (``confirmHighConsumption``, MTR-4)."""
+    diagnostics_per_hour: Annotated[int, Field(ge=1)] = 20
+    """Diagnostic reports one customer or client address may send per hour (SET-6)."""
     metrics_token: SecretStr = SecretStr("")
     """Bearer token ``/metrics`` requires; empty: open (scrape it on the internal network only)."""
     outbox_poll_seconds: Annotated[float, Field(gt=0)] = 2.0

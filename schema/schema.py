@@ -14,16 +14,16 @@ from schema.identity import IdentityMutation, IdentityQuery
 from schema.limits import limit_extensions
 from schema.metrics import OperationMetrics
 from schema.scalars import SCALARS
-from schema.system import SystemQuery
+from schema.system import DiagnosticsMutation, DiagnosticsQuery, SystemQuery
 
 
 @strawberry.type(description="Everything a client can read.")
-class Query(IdentityQuery, AccountsQuery, SystemQuery):
+class Query(IdentityQuery, AccountsQuery, SystemQuery, DiagnosticsQuery):
     pass
 
 
 @strawberry.type(description="Everything a client can change.")
-class Mutation(IdentityMutation, AccountsMutation):
+class Mutation(IdentityMutation, AccountsMutation, DiagnosticsMutation):
     pass
 
 

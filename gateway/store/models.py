@@ -194,3 +194,113 @@ class OutboxMessage(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class DiagnosticReport(Base):
+    """What a client app reported about itself for the developers (SET-6)."""
+
+    __tablename__ = "diagnostic_reports"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    account_number: Mapped[str | None] = mapped_column(String(10), index=True)
+    app_version: Mapped[str] = mapped_column(String(40))
+    os: Mapped[str] = mapped_column(String(80))
+    device: Mapped[str] = mapped_column(String(120))
+    channel: Mapped[str] = mapped_column(String(32))
+    details: Mapped[str] = mapped_column(String(4000), default="")
+    request_id: Mapped[str] = mapped_column(String(64), default="")
+
+
+class CardPayment(Base):
+    """A card payment a customer started (PAY-2..5): the gateway's record of it, from the
+    idempotency key that created it to billing's booking.
+
+    The row is written *before* the acquirer is called, under a unique (user, key) pair, so
+    that concurrent duplicates of one request find it instead of paying twice; the acquirer
+    gets the row's id as its ``Idempotence-Key`` and billing gets ``external_id``.
+    """
+
+    __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("user_id", "idempotency_key"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    """Who started it; kept as NULL when the credentials are deleted (the payment stays)."""
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    params_sha256: Mapped[str] = mapped_column(String(64))
+    """Digest of the request, to tell a repeat from a reused idempotency key."""
+    account_number: Mapped[str] = mapped_column(String(10), index=True)
+    supplier_group: Mapped[int] = mapped_column(Integer)
+    """Billing's group 1–4."""
+    amount_kopecks: Mapped[int] = mapped_column(BigInteger)
+    """The amount in kopecks (SQLite has no exact decimal type)."""
+    return_url: Mapped[str] = mapped_column(String(2048))
+    """Where the client asked its customer to be sent back to."""
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    """``pending``, ``succeeded``, ``booked``, ``canceled`` or ``failed``."""
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    """Bumped on every status change (subscriptions deliver each one)."""
+    reason: Mapped[str] = mapped_column(String(64), default="")
+    """Why it was canceled or failed: the acquirer's reason code or one of ours."""
+    reason_party: Mapped[str] = mapped_column(String(32), default="")
+    acquirer_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    confirmation_url: Mapped[str | None] = mapped_column(String(2048))
+    creation_lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    """Held by the request that is creating it at the acquirer right now."""
+    creation_error: Mapped[str] = mapped_column(String(64), default="")
+    """The acquirer's refusal code when it refused to create it (the replayed answer)."""
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    """Billing's ``ExternalId``: a booking repeated any number of times books once."""
+    paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    booking: Mapped[str] = mapped_column(String(16), default="none")
+    """``none``, ``queued`` (in the outbox), ``posted`` (billing accepted it) or ``booked``."""
+    billing_payment_id: Mapped[str | None] = mapped_column(String(32))
+    posted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    booked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    attention: Mapped[str] = mapped_column(String(300), default="")
+    """Why reconciliation could not repair it (empty: nothing for a human to do)."""
+    checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    """When reconciliation last asked the acquirer or billing about it."""
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class PaymentTransition(Base):
+    """One status change of a payment, in order: what live subscriptions replay and what
+    support reads when a customer asks what happened."""
+
+    __tablename__ = "payment_transitions"
+    __table_args__ = (UniqueConstraint("payment_id", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    payment_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("payments.id", ondelete="CASCADE"), index=True
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(64), default="")
+    source: Mapped[str] = mapped_column(String(32))
+    """What moved it: ``start``, ``webhook``, ``return_page``, ``reconciliation``, ``booking``."""
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AcquirerEvent(Base):
+    """A verified webhook notification of the acquirer, stored once per payment and event:
+    a duplicate delivery finds it and changes nothing (PAY-5)."""
+
+    __tablename__ = "acquirer_events"
+    __table_args__ = (UniqueConstraint("acquirer_id", "event"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    acquirer_id: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(48))
+    delivery_id: Mapped[str] = mapped_column(String(64), default="")
+    signed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    outcome: Mapped[str] = mapped_column(String(32))
+    """``applied``, ``no_change`` (already known), ``unknown_payment`` or ``mismatch``."""
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
