@@ -168,6 +168,28 @@ def cmd_export_schema(_settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schema_check(_settings: Settings, args: argparse.Namespace) -> int:
+    """Fail on a commit that broke ``schema.graphql`` without saying so."""
+    from pathlib import Path
+
+    from schema.compat import MARKER, check_history, is_repository
+
+    repo = Path(args.repo)
+    if not is_repository(repo):
+        _say(f"{repo} is not a git work tree: nothing to check")
+        return 0
+    violations = check_history(repo)
+    for violation in violations:
+        _say(f"{violation.commit} {violation.subject}")
+        for change in violation.changes:
+            _say(f"    {change}")
+    if violations:
+        _say(f"breaking schema changes without {MARKER} in the commit message")
+        return 1
+    _say("schema history: no unannounced breaking change")
+    return 0
+
+
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     """Apply the store's migrations up to ``--revision``."""
     from gateway.store.migrate import upgrade
@@ -190,8 +212,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--output", "-o", help="write to this file instead of stdout")
     export.set_defaults(run=cmd_export_schema)
     migrate = commands.add_parser("migrate", help="apply the store's migrations")
-    migrate.add_argument("--revision", default="head")
+    migrate.add_argument("--revision", default="heads")
     migrate.set_defaults(run=cmd_migrate)
+    check = commands.add_parser(
+        "schema-check", help="fail on breaking schema changes not marked in their commit"
+    )
+    check.add_argument("--repo", default=".", help="the git work tree (default: here)")
+    check.set_defaults(run=cmd_schema_check)
     apikey_cli.register(commands)
     return parser
 
