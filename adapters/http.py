@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+from opentelemetry.propagate import inject
 
 from adapters.errors import UpstreamMalformed, UpstreamTimeout, UpstreamUnavailable
 
@@ -39,7 +40,14 @@ def make_client(
         headers=dict(headers or {}),
         transport=transport,
         follow_redirects=False,
+        event_hooks={"request": [_propagate_trace]},
     )
+
+
+async def _propagate_trace(request: httpx.Request) -> None:
+    """Carry the current trace to the upstream (W3C ``traceparent``), so a legacy system
+    that logs it can be correlated with the gateway's trace."""
+    inject(request.headers)
 
 
 async def send(

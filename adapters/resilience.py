@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeVar
 
+from opentelemetry.trace import NoOpTracer, SpanKind, Tracer
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -192,8 +193,10 @@ class Resilience:
         breaker: CircuitBreaker | None = None,
         retry: RetryPolicy | None = None,
         budget: RetryBudget | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.upstream = upstream
+        self.tracer: Tracer = tracer or NoOpTracer()
         self.breaker = breaker or CircuitBreaker(upstream)
         self.retry_policy = retry or RetryPolicy()
         self.budget = budget or RetryBudget()
@@ -208,9 +211,16 @@ class Resilience:
         idempotency key the upstream honours.
         """
         self.budget.record_call()
-        if not retry:
-            return await self._once(operation)
+        with self.tracer.start_as_current_span(
+            f"{self.upstream} call",
+            kind=SpanKind.CLIENT,
+            attributes={"lkk.upstream": self.upstream, "lkk.retry_safe": retry},
+        ):
+            if not retry:
+                return await self._once(operation)
+            return await self._with_retries(operation)
 
+    async def _with_retries(self, operation: Callable[[], Awaitable[T]]) -> T:
         def should_retry(state: RetryCallState) -> bool:
             outcome = state.outcome
             if outcome is None or not outcome.failed:

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from opentelemetry.sdk.trace import TracerProvider
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -25,8 +26,9 @@ from strawberry.asgi import GraphQL
 from adapters.cache import UpstreamCache
 from gateway import __version__
 from gateway.accounts.service import AccountsService
+from gateway.billing import BillingServices, NoUnbookedPayments
 from gateway.clock import Clock
-from gateway.http import health, pages
+from gateway.http import health, pages, receipts
 from gateway.identity.apikeys import ApiKeys
 from gateway.identity.codes import Codes
 from gateway.identity.demo import seed_demo
@@ -45,6 +47,7 @@ from gateway.store.db import Store
 from gateway.system.diagnostics import Diagnostics
 from gateway.system.policy import current_policy
 from gateway.system.status import UpstreamMonitor
+from gateway.tracing import tracer_provider
 from gateway.upstreams import Upstreams, open_upstreams
 from schema.context import Context, Loaders
 from schema.schema import build_schema, fingerprint
@@ -173,6 +176,9 @@ def build_services(
         identity=identity,
         accounts=accounts,
         readings=readings,
+        billing=BillingServices.create(
+            settings, upstreams.billing, cache, accounts, clock, NoUnbookedPayments()
+        ),
         outbox=outbox,
         cache=cache,
         operations=OperationStats(),
@@ -189,11 +195,18 @@ def build_services(
     )
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Starlette:
-    """The gateway as an ASGI app; services start in its lifespan."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    tracing: TracerProvider | None = None,
+) -> Starlette:
+    """The gateway as an ASGI app; services start in its lifespan. ``tracing`` replaces
+    the tracer provider the settings would build (tests pass one that keeps spans)."""
     settings = settings or Settings()
     clock = clock or Clock()
-    schema = build_schema(settings)
+    provider = tracing if tracing is not None else tracer_provider(settings)
+    schema = build_schema(settings, provider)
     schema_version = fingerprint(schema)
 
     @asynccontextmanager
@@ -202,7 +215,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         try:
             if settings.should_migrate_on_start:
                 await store.migrate()
-            async with open_upstreams(settings) as upstreams:
+            async with open_upstreams(settings, provider) as upstreams:
                 services = build_services(settings, store, upstreams, clock, schema_version)
                 if settings.environment is Environment.DEMO:
                     await seed_demo(
@@ -225,6 +238,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                     await services.identity.drain()
         finally:
             await store.close()
+            if provider is not None and tracing is None:
+                provider.shutdown()  # flush the spans of the provider we built
 
     graphql = GatewayGraphQL(schema, graphql_ide="graphiql" if settings.graphiql_enabled else None)
     return Starlette(
@@ -234,6 +249,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             Route("/metrics", metrics_endpoint, methods=["GET"]),
             *health.routes,
             *pages.routes,
+            *receipts.routes,
         ],
         middleware=[Middleware(RequestIdMiddleware)],
         lifespan=lifespan,

@@ -70,6 +70,33 @@ class Settings(BaseSettings):
     max_query_cost: Annotated[int, Field(ge=1)] = 10000
     """Cost budget of one request: each field 1, a connection ``first`` × its selection
     (``QUERY_TOO_COMPLEX``); the page size itself is capped at 100 (``PAGE_SIZE_TOO_LARGE``)."""
+    hourly_cost_budget: Annotated[int, Field(ge=1)] = 100000
+    """Cost units (as ``LKK_MAX_QUERY_COST`` counts them) one signed-in customer, or one
+    client address when nobody is signed in, may spend per hour (``RATE_LIMITED``)."""
+    api_key_hourly_cost_budget: Annotated[int, Field(ge=1)] = 1000000
+    """Cost units one API key may spend per hour, unless set for the key
+    (``lkk apikey limits``)."""
+    api_key_requests_per_minute: Annotated[int, Field(ge=1)] = 600
+    """Requests one API key may send per minute, unless set for the key."""
+    ws_connections_per_minute: Annotated[int, Field(ge=1)] = 20
+    """WebSocket connections one client address may open per minute (``/graphql``)."""
+    max_request_bytes: Annotated[int, Field(ge=1024)] = 65536
+    """Largest request body ``/graphql`` reads; a larger one is refused with 413."""
+    introspection: bool | None = None
+    """Answer schema introspection (``__schema``, ``__type``); by default on everywhere
+    except production."""
+    graphql_suggestions: bool | None = None
+    """"Did you mean …?" hints in GraphQL errors; by default on everywhere except production."""
+    partner_allow_list: bool | None = None
+    """API keys without the ``operator`` scope may run only the operations registered for
+    them (``lkk apikey allow``); by default on everywhere except demo."""
+    apq_ttl_seconds: Annotated[int, Field(ge=60)] = 86400
+    """How long a document registered by automatic persisted queries is kept."""
+    cors_origins: str = ""
+    """Origins (``https://lk.example.ru``, comma-separated) whose pages may call the API with
+    the customer's cookie; empty: none besides the gateway's own."""
+    hsts_seconds: Annotated[int, Field(ge=0)] = 31536000
+    """``Strict-Transport-Security`` max-age when ``public_url`` is https (0: no header)."""
     secret_key: SecretStr = SecretStr(_DEMO_SECRET)
     """Signs receipt URLs and other short-lived tokens; must be set in production."""
     log_level: str = "INFO"
@@ -152,6 +179,13 @@ class Settings(BaseSettings):
 
     utility_timezone: str = "Asia/Yekaterinburg"
     """The utility's local time (reading window, statement publication)."""
+    statement_publication_day: Annotated[int, Field(ge=1, le=28)] = 10
+    """Day of month M+1 from which month M's statement and receipt are shown (CHG-2),
+    00:00 utility time."""
+    receipt_url_ttl_seconds: Annotated[int, Field(ge=60, le=86400)] = 3600
+    """Lifetime of a signed receipt link (``Statement.receiptUrl``)."""
+    payment_history_months: Annotated[int, Field(ge=1, le=120)] = 36
+    """How many months back the payment history reaches (PAY-1)."""
 
     readings_window_first_day: Annotated[int, Field(ge=1, le=28)] = 1
     """First day of the month on which readings are accepted (MTR-2), utility time."""
@@ -162,6 +196,13 @@ class Settings(BaseSettings):
     the value (``confirmHighConsumption``, MTR-4)."""
     diagnostics_per_hour: Annotated[int, Field(ge=1)] = 20
     """Diagnostic reports one customer or client address may send per hour (SET-6)."""
+    tracing_enabled: bool = False
+    """Trace GraphQL operations, resolvers and upstream calls with OpenTelemetry."""
+    otel_exporter_endpoint: str = ""
+    """OTLP/HTTP endpoint for the traces, e.g. ``http://collector:4318/v1/traces``; empty:
+    spans are made (and propagated upstream as ``traceparent``) but not exported."""
+    otel_service_name: str = "lkk-gateway"
+    """``service.name`` of the traces."""
     metrics_token: SecretStr = SecretStr("")
     """Bearer token ``/metrics`` requires; empty: open (scrape it on the internal network only)."""
     outbox_poll_seconds: Annotated[float, Field(gt=0)] = 2.0
@@ -174,6 +215,19 @@ class Settings(BaseSettings):
     """Cap of the retry delay of an outbox write."""
     outbox_lease_seconds: Annotated[float, Field(gt=0)] = 60.0
     """How long a worker holds a claimed write before another may take it over."""
+    payment_max_amount: Annotated[Decimal, Field(gt=0)] = Decimal(500000)
+    """Largest amount of one card payment, roubles (``PAYMENT_AMOUNT_TOO_LARGE`` above)."""
+    payment_return_origins: str = ""
+    """Comma-separated origins (``https://lk.example.ru``) a ``returnUrl`` of startPayment may
+    point at, besides the gateway's own; empty: any http(s) URL, except in production."""
+    acquirer_webhook_tolerance_seconds: Annotated[int, Field(ge=10)] = 300
+    """Acquirer notifications signed further than this from now (either way) are refused."""
+    payment_stuck_seconds: Annotated[float, Field(gt=0)] = 900.0
+    """A payment in one state longer than this is reconciled with the acquirer and billing."""
+    payment_reconcile_seconds: Annotated[float, Field(gt=0)] = 60.0
+    """How often the reconciliation worker scans for stuck payments."""
+    payment_booking_check_seconds: Annotated[float, Field(gt=0)] = 5.0
+    """How often payments posted to billing are looked up in ``GetPayments`` (→ ``BOOKED``)."""
 
     # Emulator ports: the demo and `lkk emulators` use them; tests pick free ones.
     emulator_host: str = "127.0.0.1"
@@ -236,6 +290,17 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone: {value}") from exc
         return value
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _explicit_origins(cls, value: str) -> str:
+        # Cookies ride on cross-site calls from these origins: each must be named, never "*".
+        import re
+
+        for origin in (o.strip().rstrip("/") for o in value.split(",") if o.strip()):
+            if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?", origin):
+                raise ValueError(f"not an origin (scheme://host[:port]): {origin!r}")
+        return value
+
     @property
     def is_production(self) -> bool:
         """Whether developer conveniences (GraphiQL, demo keys, migrations) are off."""
@@ -245,6 +310,30 @@ class Settings(BaseSettings):
     def graphiql_enabled(self) -> bool:
         """GraphiQL is on unless switched off, and off by default in production."""
         return self.graphiql if self.graphiql is not None else not self.is_production
+
+    @property
+    def introspection_enabled(self) -> bool:
+        """Introspection is on unless switched off, and off by default in production."""
+        return self.introspection if self.introspection is not None else not self.is_production
+
+    @property
+    def suggestions_enabled(self) -> bool:
+        """"Did you mean" hints are on unless switched off, off by default in production."""
+        if self.graphql_suggestions is not None:
+            return self.graphql_suggestions
+        return not self.is_production
+
+    @property
+    def partner_allow_list_enabled(self) -> bool:
+        """Partner keys are held to their registered operations, except by default in demo."""
+        if self.partner_allow_list is not None:
+            return self.partner_allow_list
+        return self.environment is not Environment.DEMO
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """``cors_origins`` as a list of origins (scheme, host and port; no trailing slash)."""
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def should_migrate_on_start(self) -> bool:

@@ -11,6 +11,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
+from opentelemetry.sdk.trace import TracerProvider
 
 from adapters.acquirer import AcquirerClient
 from adapters.billing import BillingClient
@@ -37,9 +38,10 @@ class Upstreams:
         return [self.billing, self.metering, self.acquirer, self.sms, self.mail]
 
 
-def _resilience(settings: Settings, name: str) -> Resilience:
+def _resilience(settings: Settings, name: str, tracing: TracerProvider | None) -> Resilience:
     return Resilience(
         name,
+        tracer=tracing.get_tracer("lkk.adapters") if tracing is not None else None,
         breaker=CircuitBreaker(
             name,
             failure_threshold=settings.breaker_failure_threshold,
@@ -49,7 +51,9 @@ def _resilience(settings: Settings, name: str) -> Resilience:
 
 
 @asynccontextmanager
-async def open_upstreams(settings: Settings) -> AsyncIterator[Upstreams]:
+async def open_upstreams(
+    settings: Settings, tracing: TracerProvider | None = None
+) -> AsyncIterator[Upstreams]:
     """Build every adapter with its own long-lived HTTP client; close them on exit."""
     async with AsyncExitStack() as stack:
 
@@ -64,28 +68,28 @@ async def open_upstreams(settings: Settings) -> AsyncIterator[Upstreams]:
         yield Upstreams(
             billing=BillingClient(
                 await client(settings.billing_url),
-                _resilience(settings, "billing"),
+                _resilience(settings, "billing", tracing),
                 url=settings.billing_url,
             ),
             metering=MeteringClient(
-                await client(settings.metering_url), _resilience(settings, "metering")
+                await client(settings.metering_url), _resilience(settings, "metering", tracing)
             ),
             acquirer=AcquirerClient(
                 await client(settings.acquirer_url),
-                _resilience(settings, "acquirer"),
+                _resilience(settings, "acquirer", tracing),
                 shop_id=settings.acquirer_shop_id,
                 secret_key=settings.acquirer_secret_key.get_secret_value(),
             ),
             sms=SmsClient(
                 await client(settings.sms_url),
-                _resilience(settings, "sms"),
+                _resilience(settings, "sms", tracing),
                 api_key=settings.sms_api_key.get_secret_value(),
                 sender=settings.sms_sender,
             ),
             mail=MailClient(
                 settings.smtp_host,
                 settings.smtp_port,
-                _resilience(settings, "mail"),
+                _resilience(settings, "mail", tracing),
                 sender=settings.mail_from,
                 username=settings.smtp_username,
                 password=settings.smtp_password.get_secret_value(),

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 import strawberry
-from strawberry.extensions import ParserCache, ValidationCache
+from opentelemetry.sdk.trace import TracerProvider
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from strawberry.extensions.tracing import OpenTelemetryExtension
 from strawberry.schema.config import StrawberryConfig
 
 from gateway.settings import Settings
@@ -27,17 +30,25 @@ class Mutation(IdentityMutation, AccountsMutation, DiagnosticsMutation):
     pass
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+def build_schema(
+    settings: Settings | None = None, tracer_provider: TracerProvider | None = None
+) -> strawberry.Schema:
     """The schema with the extensions every request needs: parsed and validated documents
     are cached (most clients send the same few operations), then the query limits of
     ``settings`` apply (their defaults without settings; ``schema/limits.py``)."""
     limits = limit_extensions(settings or Settings.model_construct())
+    tracing: list[Callable[[], SchemaExtension]] = (
+        [lambda: OpenTelemetryExtension(tracer_provider=tracer_provider)]
+        if tracer_provider is not None
+        else []
+    )
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
             OperationMetrics,
+            *tracing,
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
             *limits,  # after the caches: the cost limit reads the validation result
