@@ -37,3 +37,4 @@ clean:
 docs: $(STAMP)
 	$(BIN)/python -c "from gateway.settings import reference_markdown as r; print(r(), end='')" > docs/configuration.md
 	$(BIN)/python -c "from gateway.errors import catalogue_markdown as c; print(c(), end='')" > docs/errors.md
+	$(BIN)/python -m gateway.docs

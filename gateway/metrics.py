@@ -16,7 +16,7 @@ import hmac
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -39,6 +39,101 @@ MAX_OPERATION_NAMES = 200
 so their number must not grow the metrics without bound)."""
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 BREAKER_VALUES = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
+
+
+@dataclass(frozen=True)
+class MetricDoc:
+    """One metric the gateway exposes: the single source of its name, type, labels and
+    help, used by the collector and by ``docs/operations.md``."""
+
+    name: str
+    kind: str
+    labels: tuple[str, ...]
+    help: str
+
+
+CATALOGUE: tuple[MetricDoc, ...] = (
+    MetricDoc(
+        "lkk_build_info", "gauge", ("version", "schema"), "The gateway's release and schema."
+    ),
+    MetricDoc(
+        "lkk_graphql_operations",
+        "counter",
+        ("operation", "type", "outcome"),
+        "GraphQL operations by name, type and outcome (ok, errors, refused).",
+    ),
+    MetricDoc(
+        "lkk_graphql_operation_seconds",
+        "summary",
+        ("operation", "type"),
+        "Time to execute GraphQL operations.",
+    ),
+    MetricDoc(
+        "lkk_upstream_calls",
+        "counter",
+        ("upstream", "outcome"),
+        "Attempts at each legacy system by outcome (ok, rejected, unavailable, circuit_open).",
+    ),
+    MetricDoc(
+        "lkk_upstream_call_seconds",
+        "summary",
+        ("upstream",),
+        "Time of the attempts that reached each legacy system.",
+    ),
+    MetricDoc("lkk_upstream_retries", "counter", ("upstream",), "Retries of idempotent calls."),
+    MetricDoc(
+        "lkk_upstream_breaker_state",
+        "gauge",
+        ("upstream",),
+        "Circuit breaker per upstream: 0 closed, 1 half-open, 2 open.",
+    ),
+    MetricDoc(
+        "lkk_upstream_breaker_opened", "counter", ("upstream",), "Times each breaker opened."
+    ),
+    MetricDoc(
+        "lkk_cache_lookups",
+        "counter",
+        ("result",),
+        "Cache lookups of upstream data: hit (fresh), miss (loaded), stale (served stale while "
+        "the upstream was down).",
+    ),
+    MetricDoc(
+        "lkk_outbox_writes",
+        "gauge",
+        ("state",),
+        "Writes in the durable outbox by state (pending, delivered, rejected, dead).",
+    ),
+    MetricDoc("lkk_outbox_deliveries", "counter", (), "Writes delivered by this process."),
+    MetricDoc("lkk_outbox_retries", "counter", (), "Failed attempts scheduled for a retry."),
+    MetricDoc(
+        "lkk_outbox_dead_lettered",
+        "counter",
+        (),
+        "Writes given up after every attempt: a human must look.",
+    ),
+)
+_BY_NAME = {doc.name: doc for doc in CATALOGUE}
+_KINDS = {
+    "counter": CounterMetricFamily,
+    "gauge": GaugeMetricFamily,
+    "summary": SummaryMetricFamily,
+}
+
+
+def _family(name: str) -> Any:
+    """An empty metric family as the catalogue describes it."""
+    doc = _BY_NAME[name]
+    return _KINDS[doc.kind](doc.name, doc.help, labels=list(doc.labels))
+
+
+def metrics_markdown() -> str:
+    """The metrics section of ``docs/operations.md``."""
+    lines = ["| metric | type | labels | meaning |", "|---|---|---|---|"]
+    for doc in CATALOGUE:
+        exposed = doc.name + ("_total" if doc.kind == "counter" else "")
+        labels = ", ".join(f"`{label}`" for label in doc.labels) or "—"
+        lines.append(f"| `{exposed}` | {doc.kind} | {labels} | {doc.help} |")
+    return "\n".join(lines) + "\n"
 
 
 @dataclass
@@ -82,9 +177,7 @@ class GatewayCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         services = self.services
-        info = GaugeMetricFamily(
-            "lkk_build_info", "The gateway's release and schema.", labels=["version", "schema"]
-        )
+        info = _family("lkk_build_info")
         info.add_metric([services.version, services.schema_version], 1)
         yield info
         yield from self._operations()
@@ -94,45 +187,21 @@ class GatewayCollector(Collector):
 
     def _operations(self) -> Iterator[Metric]:
         stats = self.services.operations
-        counts = CounterMetricFamily(
-            "lkk_graphql_operations",
-            "GraphQL operations by name, type and outcome (ok, errors, refused).",
-            labels=["operation", "type", "outcome"],
-        )
+        counts = _family("lkk_graphql_operations")
         for (name, kind, outcome), count in sorted(stats.counts.items()):
             counts.add_metric([name, kind, outcome], count)
         yield counts
-        seconds = SummaryMetricFamily(
-            "lkk_graphql_operation_seconds",
-            "Time to execute GraphQL operations.",
-            labels=["operation", "type"],
-        )
+        seconds = _family("lkk_graphql_operation_seconds")
         for (name, kind), (total, count) in sorted(stats.seconds.items()):
             seconds.add_metric([name, kind], count_value=count, sum_value=total)
         yield seconds
 
     def _upstreams(self) -> Iterator[Metric]:
-        calls = CounterMetricFamily(
-            "lkk_upstream_calls",
-            "Attempts at each legacy system by outcome (ok, rejected, unavailable, circuit_open).",
-            labels=["upstream", "outcome"],
-        )
-        seconds = SummaryMetricFamily(
-            "lkk_upstream_call_seconds",
-            "Time of the attempts that reached each legacy system.",
-            labels=["upstream"],
-        )
-        retries = CounterMetricFamily(
-            "lkk_upstream_retries", "Retries of idempotent calls.", labels=["upstream"]
-        )
-        breaker = GaugeMetricFamily(
-            "lkk_upstream_breaker_state",
-            "Circuit breaker per upstream: 0 closed, 1 half-open, 2 open.",
-            labels=["upstream"],
-        )
-        opened = CounterMetricFamily(
-            "lkk_upstream_breaker_opened", "Times each breaker opened.", labels=["upstream"]
-        )
+        calls = _family("lkk_upstream_calls")
+        seconds = _family("lkk_upstream_call_seconds")
+        retries = _family("lkk_upstream_retries")
+        breaker = _family("lkk_upstream_breaker_state")
+        opened = _family("lkk_upstream_breaker_opened")
         for adapter in self.services.upstreams.all():
             resilience = adapter.resilience
             stats = resilience.stats
@@ -147,12 +216,7 @@ class GatewayCollector(Collector):
 
     def _cache(self) -> Iterator[Metric]:
         cache = self.services.cache
-        lookups = CounterMetricFamily(
-            "lkk_cache_lookups",
-            "Cache lookups of upstream data: hit (fresh), miss (loaded), stale (served stale "
-            "while the upstream was down).",
-            labels=["result"],
-        )
+        lookups = _family("lkk_cache_lookups")
         lookups.add_metric(["hit"], cache.hits)
         lookups.add_metric(["miss"], cache.misses)
         lookups.add_metric(["stale"], cache.stale_served)
@@ -160,24 +224,16 @@ class GatewayCollector(Collector):
 
     def _outbox(self) -> Iterator[Metric]:
         outbox = self.services.outbox
-        depth = GaugeMetricFamily(
-            "lkk_outbox_writes",
-            "Writes in the durable outbox by state (pending, delivered, rejected, dead).",
-            labels=["state"],
-        )
+        depth = _family("lkk_outbox_writes")
         for state in ("pending", "delivered", "rejected", "dead"):
             depth.add_metric([state], self.outbox_depth.get(state, 0))
         yield depth
-        for name, value, text in (
-            ("lkk_outbox_deliveries", outbox.delivered, "Writes delivered by this process."),
-            ("lkk_outbox_retries", outbox.retried, "Failed attempts scheduled for a retry."),
-            (
-                "lkk_outbox_dead_lettered",
-                outbox.dead_lettered,
-                "Writes given up after every attempt: a human must look.",
-            ),
+        for name, value in (
+            ("lkk_outbox_deliveries", outbox.delivered),
+            ("lkk_outbox_retries", outbox.retried),
+            ("lkk_outbox_dead_lettered", outbox.dead_lettered),
         ):
-            counter = CounterMetricFamily(name, text)
+            counter = _family(name)
             counter.add_metric([], value)
             yield counter
 

@@ -46,3 +46,12 @@ def test_an_unknown_time_zone_fails_at_start() -> None:
 
 def test_the_configuration_reference_is_up_to_date() -> None:
     assert REFERENCE.read_text(encoding="utf-8") == reference_markdown(), "run `make docs`"
+
+
+def test_the_operations_guide_lists_every_setting_and_metric() -> None:
+    from gateway.docs import OPERATIONS, fill
+
+    text = OPERATIONS.read_text(encoding="utf-8")
+    assert text == fill(text), "run `make docs`"
+    assert "`LKK_METRICS_TOKEN`" in text
+    assert "`lkk_outbox_dead_lettered_total`" in text
