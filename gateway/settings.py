@@ -139,6 +139,9 @@ class Settings(BaseSettings):
     """Default total timeout of one upstream call, in seconds."""
     upstream_connect_timeout: Seconds = 2.0
     """Timeout of opening a connection to an upstream, in seconds."""
+    upstream_transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    """Connection pool under the upstream HTTP clients: ``aiohttp`` (several times cheaper per
+    call, docs/performance.md) or httpx's own ``httpx``."""
     upstream_slow_ms: Seconds = 1000.0
     """An upstream answering a probe slower than this is reported DEGRADED."""
     status_cache_seconds: Annotated[float, Field(ge=0)] = 1.0
@@ -196,6 +199,9 @@ class Settings(BaseSettings):
     the value (``confirmHighConsumption``, MTR-4)."""
     diagnostics_per_hour: Annotated[int, Field(ge=1)] = 20
     """Diagnostic reports one customer or client address may send per hour (SET-6)."""
+    federation: bool = False
+    """Serve the schema as an Apollo Federation 2 subgraph (adds ``_service`` and
+    ``_entities``), so an operator's supergraph can compose it."""
     tracing_enabled: bool = False
     """Trace GraphQL operations, resolvers and upstream calls with OpenTelemetry."""
     otel_exporter_endpoint: str = ""
@@ -217,9 +223,10 @@ class Settings(BaseSettings):
     """How long a worker holds a claimed write before another may take it over."""
     payment_max_amount: Annotated[Decimal, Field(gt=0)] = Decimal(500000)
     """Largest amount of one card payment, roubles (``PAYMENT_AMOUNT_TOO_LARGE`` above)."""
-    payment_return_origins: str = ""
-    """Comma-separated origins (``https://lk.example.ru``) a ``returnUrl`` of startPayment may
-    point at, besides the gateway's own; empty: any http(s) URL, except in production."""
+    web_origins: str = ""
+    """Comma-separated origins of the customer web app (``https://lk.example.ru``): where a
+    startPayment ``returnUrl`` may point besides the gateway itself (empty: anywhere, except in
+    production), and where a cookie-authenticated WebSocket may be opened from."""
     acquirer_webhook_tolerance_seconds: Annotated[int, Field(ge=10)] = 300
     """Acquirer notifications signed further than this from now (either way) are refused."""
     payment_stuck_seconds: Annotated[float, Field(gt=0)] = 900.0

@@ -16,6 +16,8 @@ from schema.accounts import AccountsMutation, AccountsQuery
 from schema.identity import IdentityMutation, IdentityQuery
 from schema.limits import limit_extensions
 from schema.metrics import OperationMetrics
+from schema.payments.mutations import PaymentsMutation
+from schema.payments.subscription import PaymentsSubscription
 from schema.scalars import SCALARS
 from schema.system import DiagnosticsMutation, DiagnosticsQuery, SystemQuery
 
@@ -26,7 +28,12 @@ class Query(IdentityQuery, AccountsQuery, SystemQuery, DiagnosticsQuery):
 
 
 @strawberry.type(description="Everything a client can change.")
-class Mutation(IdentityMutation, AccountsMutation, DiagnosticsMutation):
+class Mutation(IdentityMutation, AccountsMutation, DiagnosticsMutation, PaymentsMutation):
+    pass
+
+
+@strawberry.type(description="Live updates, over graphql-transport-ws on /graphql.")
+class Subscription(PaymentsSubscription):
     pass
 
 
@@ -42,9 +49,12 @@ def build_schema(
         if tracer_provider is not None
         else []
     )
-    return strawberry.Schema(
+    federated = settings is not None and settings.federation
+    schema_class = strawberry.federation.Schema if federated else strawberry.Schema
+    return schema_class(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
             OperationMetrics,
