@@ -36,8 +36,9 @@ from adapters.errors import (
     UpstreamUnavailable,
 )
 from adapters.http import make_client
-from adapters.resilience import CircuitBreaker, Resilience, RetryPolicy
+from adapters.resilience import Resilience
 from emulators.host import EmulatorHost
+from tests.adapters.support import Counted, fast_resilience
 from tests.emulators.test_acquirer import (
     DECLINED,
     NEEDS_3DS,
@@ -53,27 +54,12 @@ TIMEOUT = 0.3
 TOLERANCE = timedelta(minutes=5)
 
 
-class Acquirer:
-    """The adapter under test, with a count of the HTTP requests it sent."""
-
-    def __init__(self, client: AcquirerClient, http: httpx.AsyncClient) -> None:
-        self.client = client
-        self.http = http
-        self.requests = 0
-
-        async def count(request: httpx.Request) -> None:
-            self.requests += 1
-
-        http.event_hooks["request"].append(count)
+Acquirer = Counted[AcquirerClient]
 
 
 def resilience(failure_threshold: int = 100) -> Resilience:
-    """Fast retries (3 tries) and a breaker that stays closed unless a test lowers it."""
-    return Resilience(
-        "acquirer",
-        breaker=CircuitBreaker("acquirer", failure_threshold=failure_threshold, reset_seconds=60),
-        retry=RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.02),
-    )
+    """Fast retries and a breaker that stays closed unless a test lowers it."""
+    return fast_resilience("acquirer", failure_threshold)
 
 
 async def adapter_for(

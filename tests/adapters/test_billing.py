@@ -36,11 +36,12 @@ from adapters.errors import (
     UpstreamUnavailable,
 )
 from adapters.http import make_client
-from adapters.resilience import CircuitBreaker, Resilience, RetryPolicy
+from adapters.resilience import Resilience
 from emulators.base import UTILITY_TZ
 from emulators.data import SupplierGroup as DemoGroup
 from emulators.data import build
 from emulators.host import EmulatorHost
+from tests.adapters.support import Counted, fast_resilience
 
 TIMEOUT = 2.0
 """Generous for the calls that should succeed (a receipt is drawn on first request)."""
@@ -50,28 +51,12 @@ MID_MARCH = datetime(2026, 3, 15, 12, 0, tzinfo=UTILITY_TZ)
 AT_PUBLICATION = datetime(2026, 3, 10, 0, 0, tzinfo=UTILITY_TZ)
 DEMO = ("7200000001", "7200000002", "7200000003", "7200000004")
 
-
-class Billing:
-    """The adapter under test, with a count of the HTTP requests it sent."""
-
-    def __init__(self, client: BillingClient, http: httpx.AsyncClient) -> None:
-        self.client = client
-        self.http = http
-        self.requests = 0
-
-        async def count(request: httpx.Request) -> None:
-            self.requests += 1
-
-        http.event_hooks["request"].append(count)
+Billing = Counted[BillingClient]
 
 
 def resilience(failure_threshold: int = 100) -> Resilience:
-    """Fast retries (3 tries) and a breaker that stays closed unless a test lowers it."""
-    return Resilience(
-        "billing",
-        breaker=CircuitBreaker("billing", failure_threshold=failure_threshold, reset_seconds=60),
-        retry=RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.02),
-    )
+    """Fast retries and a breaker that stays closed unless a test lowers it."""
+    return fast_resilience("billing", failure_threshold)
 
 
 @asynccontextmanager

@@ -40,8 +40,9 @@ from adapters.metering import (
     parse_readings_page,
     parse_submission,
 )
-from adapters.resilience import CircuitBreaker, Resilience, RetryPolicy
+from adapters.resilience import Resilience
 from emulators.host import EmulatorHost
+from tests.adapters.support import Counted, fast_resilience
 from tests.emulators.test_acquirer import eventually
 from tests.emulators.test_metering import (
     TLS,
@@ -56,27 +57,12 @@ from tests.emulators.test_metering import (
 TIMEOUT = 0.3
 
 
-class Metering:
-    """The adapter under test, with a count of the HTTP requests it sent."""
-
-    def __init__(self, client: MeteringClient, http: httpx.AsyncClient) -> None:
-        self.client = client
-        self.http = http
-        self.requests = 0
-
-        async def count(request: httpx.Request) -> None:
-            self.requests += 1
-
-        http.event_hooks["request"].append(count)
+Metering = Counted[MeteringClient]
 
 
 def resilience(failure_threshold: int = 100) -> Resilience:
-    """Fast retries (3 tries) and a breaker that stays closed unless a test lowers it."""
-    return Resilience(
-        "metering",
-        breaker=CircuitBreaker("metering", failure_threshold=failure_threshold, reset_seconds=60),
-        retry=RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.02),
-    )
+    """Fast retries and a breaker that stays closed unless a test lowers it."""
+    return fast_resilience("metering", failure_threshold)
 
 
 def adapter_for(emulators: EmulatorHost, *, breaker_threshold: int = 100) -> Metering:

@@ -27,8 +27,9 @@ from adapters.notify import (
     UpstreamUnavailable,
     compose_letter,
 )
-from adapters.resilience import CircuitBreaker, Resilience, RetryPolicy
+from adapters.resilience import Resilience
 from emulators.host import EmulatorHost
+from tests.adapters.support import Counted, fast_resilience
 from tests.emulators.test_mail import smtp_calls
 
 PHONE = "79123456789"
@@ -38,12 +39,8 @@ HTML = '<!doctype html><html lang="ru"><body><p>Код: <b>654321</b></p></body>
 
 
 def resilience(name: str, failure_threshold: int = 100) -> Resilience:
-    """Fast retries (3 tries) and a breaker that stays closed unless a test lowers it."""
-    return Resilience(
-        name,
-        breaker=CircuitBreaker(name, failure_threshold=failure_threshold, reset_seconds=60),
-        retry=RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.02),
-    )
+    """Fast retries and a breaker that stays closed unless a test lowers it."""
+    return fast_resilience(name, failure_threshold)
 
 
 def faults(emulators: EmulatorHost, system: str, **knobs: Any) -> None:
@@ -69,17 +66,7 @@ async def inspect(emulators: EmulatorHost) -> AsyncIterator[httpx.AsyncClient]:
 # --- SMS -------------------------------------------------------------------------------
 
 
-class Sms:
-    """The SMS adapter under test, with a count of the HTTP requests it sent."""
-
-    def __init__(self, client: SmsClient, http: httpx.AsyncClient) -> None:
-        self.client = client
-        self.requests = 0
-
-        async def count(request: httpx.Request) -> None:
-            self.requests += 1
-
-        http.event_hooks["request"].append(count)
+Sms = Counted[SmsClient]
 
 
 SmsFactory = Callable[..., Sms]
