@@ -131,6 +131,20 @@ class StateDB:
         with self._lock:
             return list(self._conn.execute(sql, params))
 
+    def create(self, schema: str) -> None:
+        """Create an emulator's tables: ``schema`` is ``;``-separated ``CREATE … IF NOT
+        EXISTS`` statements."""
+        with self.transaction() as conn:
+            for statement in schema.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+
+    def wipe(self, *tables: str) -> None:
+        """Delete every row of ``tables``, in order, in one transaction."""
+        with self.transaction() as conn:
+            for table in tables:
+                conn.execute(f"DELETE FROM {table}")  # noqa: S608 - our own table names
+
     def close(self) -> None:
         """Close the file."""
         with self._lock:

@@ -212,16 +212,11 @@ class PaymentStore:
 
     def __init__(self, db: StateDB) -> None:
         self.db = db
-        with db.transaction() as conn:
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+        db.create(SCHEMA)
 
     def wipe(self) -> None:
         """Forget every payment and key."""
-        with self.db.transaction() as conn:
-            conn.execute("DELETE FROM acquirer_payments")
-            conn.execute("DELETE FROM acquirer_idempotence")
+        self.db.wipe("acquirer_payments", "acquirer_idempotence")
 
     def get(self, payment_id: str) -> PaymentRow | None:
         """One payment, or None."""

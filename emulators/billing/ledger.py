@@ -146,10 +146,7 @@ class Ledger:
         self.db = db
         self.clock = clock
         self.booking_delay = booking_delay
-        with db.transaction() as conn:
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+        db.create(SCHEMA)
 
     def wipe(self) -> None:
         """Forget every posted payment (back to the demo data alone)."""

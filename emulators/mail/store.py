@@ -125,16 +125,11 @@ class MailStore:
 
     def __init__(self, db: StateDB) -> None:
         self.db = db
-        with db.transaction() as conn:
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+        db.create(SCHEMA)
 
     def wipe(self) -> None:
         """Forget every letter."""
-        with self.db.transaction() as conn:
-            conn.execute("DELETE FROM mail_recipients")
-            conn.execute("DELETE FROM mail_messages")
+        self.db.wipe("mail_recipients", "mail_messages")
 
     def add(
         self, *, envelope_from: str, recipients: list[str], raw: bytes, now: datetime

@@ -197,10 +197,7 @@ class MeteringStore:
 
     def __init__(self, db: StateDB) -> None:
         self.db = db
-        with db.transaction() as conn:
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+        db.create(SCHEMA)
 
     # --- seeding ---------------------------------------------------------------------
 

@@ -79,10 +79,8 @@ class SmsStore:
 
     def __init__(self, db: StateDB) -> None:
         self.db = db
+        db.create(SCHEMA)
         with db.transaction() as conn:
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
             conn.execute(
                 "INSERT OR IGNORE INTO sms_account (id, balance, price) VALUES (1, ?, ?)",
                 (str(DEFAULT_BALANCE), str(DEFAULT_PRICE)),
