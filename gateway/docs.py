@@ -35,7 +35,8 @@ def fill(text: str) -> str:
         pattern = re.compile(rf"(<!-- generated: {name} -->\n).*?(<!-- end: {name} -->)", re.DOTALL)
         if not pattern.search(text):
             raise ValueError(f"docs/operations.md lacks the {name} markers")
-        text = pattern.sub(lambda m, r=render: m.group(1) + r() + m.group(2), text)
+        content = render()
+        text = pattern.sub(lambda m: m.group(1) + content + m.group(2), text)
     return text
 
 
