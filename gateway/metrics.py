@@ -30,6 +30,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from adapters.resilience import BreakerState
+from gateway.cache_backend import FailSafeCache
+from gateway.payments.broker import RedisBroker
+from gateway.security.resilient_limits import ResilientRateLimiter
 
 if TYPE_CHECKING:
     from gateway.services import Services
@@ -104,12 +107,34 @@ CATALOGUE: tuple[MetricDoc, ...] = (
         "Writes in the durable outbox by state (pending, delivered, rejected, dead).",
     ),
     MetricDoc("lkk_outbox_deliveries", "counter", (), "Writes delivered by this process."),
+    MetricDoc(
+        "lkk_payment_events",
+        "counter",
+        ("event",),
+        "Payment events of this process: started, webhook_accepted, webhook_duplicate, "
+        "webhook_rejected, webhook_unknown, booking_posted, booking_confirmed, repaired, "
+        "attention_flagged.",
+    ),
+    MetricDoc(
+        "lkk_payments_unrepaired",
+        "gauge",
+        (),
+        "Payments reconciliation could not repair, waiting for a human.",
+    ),
     MetricDoc("lkk_outbox_retries", "counter", (), "Failed attempts scheduled for a retry."),
     MetricDoc(
         "lkk_outbox_dead_lettered",
         "counter",
         (),
         "Writes given up after every attempt: a human must look.",
+    ),
+    MetricDoc(
+        "lkk_redis_errors",
+        "counter",
+        ("use",),
+        "Redis commands that failed or timed out, by use: cache (served as misses), "
+        "rate_limits (answered open or closed, docs/scale-out.md), payment_events (announced "
+        "to this replica's subscribers only).",
     ),
 )
 _BY_NAME = {doc.name: doc for doc in CATALOGUE}
@@ -184,6 +209,8 @@ class GatewayCollector(Collector):
         yield from self._upstreams()
         yield from self._cache()
         yield from self._outbox()
+        yield from self._payments()
+        yield from self._redis()
 
     def _operations(self) -> Iterator[Metric]:
         stats = self.services.operations
@@ -236,6 +263,41 @@ class GatewayCollector(Collector):
             counter = _family(name)
             counter.add_metric([], value)
             yield counter
+
+    def _redis(self) -> Iterator[Metric]:
+        services = self.services
+        cache, limiter = services.cache.backend, services.identity.limiter
+        events = services.payments.events
+        errors = _family("lkk_redis_errors")
+        errors.add_metric(["cache"], cache.errors if isinstance(cache, FailSafeCache) else 0)
+        errors.add_metric(
+            ["rate_limits"],
+            limiter.storage_errors if isinstance(limiter, ResilientRateLimiter) else 0,
+        )
+        errors.add_metric(
+            ["payment_events"], events.publish_failures if isinstance(events, RedisBroker) else 0
+        )
+        yield errors
+
+    def _payments(self) -> Iterator[Metric]:
+        counts = self.services.payments.metrics
+        events = _family("lkk_payment_events")
+        for event, value in (
+            ("started", counts.started),
+            ("webhook_accepted", counts.webhooks_accepted),
+            ("webhook_duplicate", counts.webhooks_duplicate),
+            ("webhook_rejected", counts.webhooks_rejected),
+            ("webhook_unknown", counts.webhooks_unknown),
+            ("booking_posted", counts.bookings_posted),
+            ("booking_confirmed", counts.bookings_confirmed),
+            ("repaired", counts.repaired),
+            ("attention_flagged", counts.attention_flagged),
+        ):
+            events.add_metric([event], value)
+        yield events
+        unrepaired = _family("lkk_payments_unrepaired")
+        unrepaired.add_metric([], counts.unrepaired)
+        yield unrepaired
 
 
 class Metrics:

@@ -72,6 +72,8 @@ class UnbookedPayment:
     """A :class:`PaymentStatus` name or value (``"PENDING"`` or ``"pending"``)."""
     created_at: datetime
     """When the customer started it (aware)."""
+    failure_reason: str | None = None
+    """Why it was canceled or failed, in Russian (``None`` otherwise)."""
 
 
 class UnbookedPayments(Protocol):
@@ -108,6 +110,8 @@ class HistoryPayment:
     channel: str | None
     """Where the money came from, as billing names it; ``None`` until booked."""
     external_id: str | None
+    failure_reason: str | None = None
+    """Why a canceled or failed payment did not go through, in Russian."""
 
     @property
     def position(self) -> tuple[datetime, str]:
@@ -253,6 +257,7 @@ def _merge(
                 booked_at=None,
                 channel=None,
                 external_id=payment.external_id,
+                failure_reason=payment.failure_reason,
             )
         )
     payments.sort(key=lambda p: p.position, reverse=True)

@@ -232,6 +232,11 @@ class Payment:
         description="Where the money came from as billing names it (a bank, the post, "
         "«ЛКК»); null until booked.",
     )
+    failure_reason: str | None = strawberry.field(
+        default=None,
+        description="Why a CANCELED or FAILED payment did not go through, in Russian "
+        "(the bank's refusal, an expired card page…); null otherwise.",
+    )
 
     @classmethod
     def of(cls, payment: HistoryPayment) -> Payment:
@@ -244,6 +249,7 @@ class Payment:
             created_at=payment.created_at,
             booked_at=payment.booked_at,
             channel=payment.channel,
+            failure_reason=payment.failure_reason,
         )
 
 

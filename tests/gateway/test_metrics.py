@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 
 from emulators.host import EmulatorHost
 from gateway.clock import Clock
+from gateway.metrics import CATALOGUE
 from gateway.services import Services
 from gateway.settings import Settings
 from tests.gateway.conftest import settings_for
@@ -68,6 +69,10 @@ async def test_metrics_count_operations_upstream_calls_and_breakers(
     assert sample(text, "lkk_cache_lookups_total", result="miss") >= 1
     assert sample(text, "lkk_outbox_writes", state="pending") == 0
     assert "lkk_build_info{" in text
+    assert sample(text, "lkk_payment_events_total", event="started") == 0
+    assert sample(text, "lkk_payments_unrepaired") == 0
+    for doc in CATALOGUE:  # every documented metric is exposed
+        assert f"# TYPE {doc.name}" in text
 
 
 async def test_metrics_can_require_a_token(
