@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from gateway.access import cli as access_cli
 from gateway.clock import Clock
 from gateway.identity.apikeys import (
     KNOWN_SCOPES,
@@ -79,6 +80,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     rotate.add_argument("--json", action="store_true", help="print JSON")
     rotate.set_defaults(run=cmd_rotate)
+
+    access_cli.register(actions)  # allow, disallow, operations, limits
 
 
 def cmd_create(settings: Settings, args: argparse.Namespace) -> int:

@@ -7,13 +7,13 @@ from the environment; tests pass a :class:`Settings` (and a clock) of their own.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+import orjson
 from opentelemetry.sdk.trace import TracerProvider
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -21,14 +21,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UnsetType
 
-from adapters.cache import UpstreamCache
 from gateway import __version__
+from gateway.access.service import ApiAccess
 from gateway.accounts.service import AccountsService
-from gateway.billing import BillingServices, NoUnbookedPayments
+from gateway.billing import BillingServices
+from gateway.cache_backend import upstream_cache
 from gateway.clock import Clock
-from gateway.http import health, pages, receipts
+from gateway.http import health, pages, payment_pages, receipts, webhooks
+from gateway.http.graphql_http import GraphQLOverHTTP
+from gateway.http.security_headers import web_security
 from gateway.identity.apikeys import ApiKeys
 from gateway.identity.codes import Codes
 from gateway.identity.demo import seed_demo
@@ -37,10 +41,13 @@ from gateway.identity.sessions import Sessions
 from gateway.metrics import Metrics, OperationStats, metrics_endpoint
 from gateway.observability import RequestIdMiddleware
 from gateway.outbox import Outbox, OutboxPolicy
+from gateway.payments.setup import build_payments
 from gateway.readings.service import ReadingsPolicy, ReadingsService
 from gateway.security.passwords import Argon2Cost, Passwords
-from gateway.security.ratelimit import Limit, RateLimiter, storage_uri
+from gateway.security.ratelimit import Limit
+from gateway.security.resilient_limits import close_limiter, shared_limiter
 from gateway.security.web import client_of, credentials
+from gateway.security.websocket import token_of
 from gateway.services import Services
 from gateway.settings import Environment, Settings
 from gateway.store.db import Store
@@ -49,14 +56,21 @@ from gateway.system.policy import current_policy
 from gateway.system.status import UpstreamMonitor
 from gateway.tracing import tracer_provider
 from gateway.upstreams import Upstreams, open_upstreams
+from gateway.workers import stop_worker
 from schema.context import Context, Loaders
 from schema.schema import build_schema, fingerprint
 
 logger = logging.getLogger(__name__)
 
 
-class GatewayGraphQL(GraphQL[Context, None]):
+class GatewayGraphQL(GraphQLOverHTTP):
     """Strawberry's ASGI app with the gateway's typed context: who is calling, from where."""
+
+    def encode_json(self, data: object) -> bytes:
+        """Answers are encoded with orjson: several times faster than ``json.dumps`` on a
+        dashboard-sized answer (docs/performance.md). WebSocket messages still go out as
+        text frames (``TextFrames`` in gateway/http/graphql_http.py)."""
+        return orjson.dumps(data)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -80,6 +94,17 @@ class GatewayGraphQL(GraphQL[Context, None]):
             viewer=viewer,
             principal=principal,
         )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Authorise a subscription socket (gateway/security/websocket.py): a token in the
+        ``connection_init`` payload replaces the cookie's session; an unknown one is refused.
+        (Strawberry refuses handshakes from foreign origins: ``allowed_origins`` below.)"""
+        token = token_of(context.connection_params)
+        if token is not None:
+            context.viewer = await context.services.identity.authenticate(token)
+            if context.viewer is None:
+                raise ConnectionRejectionError({"reason": "session expired or unknown"})
+        return await super().on_ws_connect(context)
 
 
 def identity_limits(settings: Settings) -> IdentityLimits:
@@ -120,7 +145,7 @@ def build_services(
                 memory_cost_kib=settings.argon2_memory_kib,
             )
         ),
-        limiter=RateLimiter(storage_uri(settings.redis_url)),
+        limiter=shared_limiter(settings),
         limits=identity_limits(settings),
         sessions=Sessions(
             store,
@@ -137,7 +162,7 @@ def build_services(
         policy=policy,
         clock=clock,
     )
-    cache = UpstreamCache(clock=lambda: clock.now().timestamp())
+    cache = upstream_cache(settings, clock)
     accounts = AccountsService(store, upstreams.billing, upstreams.metering, cache, clock)
     outbox = Outbox(
         store,
@@ -150,6 +175,7 @@ def build_services(
             poll=settings.outbox_poll_seconds,
         ),
     )
+    payments = build_payments(settings, store, upstreams, accounts, outbox, cache, clock)
     readings = ReadingsService(
         accounts,
         upstreams.metering,
@@ -177,8 +203,9 @@ def build_services(
         accounts=accounts,
         readings=readings,
         billing=BillingServices.create(
-            settings, upstreams.billing, cache, accounts, clock, NoUnbookedPayments()
+            settings, upstreams.billing, cache, accounts, clock, payments
         ),
+        payments=payments,
         outbox=outbox,
         cache=cache,
         operations=OperationStats(),
@@ -189,6 +216,7 @@ def build_services(
             Limit("diagnostics", settings.diagnostics_per_hour, 3600),
         ),
         api_keys=ApiKeys(store, clock),
+        access=ApiAccess.create(settings, store, clock, identity.limiter),
         policy=policy,
         version=__version__,
         schema_version=schema_version,
@@ -211,7 +239,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = Store(settings.effective_database_url)
+        store = Store(
+            settings.effective_database_url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+        )
         try:
             if settings.should_migrate_on_start:
                 await store.migrate()
@@ -228,29 +260,38 @@ def create_app(
                 app.state.services = services
                 app.state.metrics = Metrics(services)
                 worker = asyncio.create_task(services.outbox.run(), name="outbox-worker")
+                await services.payments.open()
                 logger.info("gateway started", extra={"version": __version__})
                 try:
                     yield
                 finally:
-                    worker.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await worker
+                    await stop_worker(worker, services.outbox.stop)
+                    await services.payments.close()
                     await services.identity.drain()
+                    await services.cache.backend.close()
+                    await services.access.close()
+                    await close_limiter(services.identity.limiter)
         finally:
             await store.close()
             if provider is not None and tracing is None:
                 provider.shutdown()  # flush the spans of the provider we built
 
-    graphql = GatewayGraphQL(schema, graphql_ide="graphiql" if settings.graphiql_enabled else None)
+    graphql = GatewayGraphQL(
+        schema,
+        graphql_ide="graphiql" if settings.graphiql_enabled else None,
+        allowed_origins=settings.cors_origin_list,
+    )
     return Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", graphql),  # every method: the view answers 405 itself (GW-1)
             WebSocketRoute("/graphql", graphql),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
             *health.routes,
             *pages.routes,
             *receipts.routes,
+            *webhooks.routes,
+            *payment_pages.routes,
         ],
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=[Middleware(RequestIdMiddleware), *web_security(settings)],
         lifespan=lifespan,
     )

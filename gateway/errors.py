@@ -63,6 +63,11 @@ class ErrorCode(StrEnum):
     READING_REJECTED = "READING_REJECTED"
     IDEMPOTENCY_KEY_INVALID = "IDEMPOTENCY_KEY_INVALID"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    PAYMENT_AMOUNT_INVALID = "PAYMENT_AMOUNT_INVALID"
+    PAYMENT_AMOUNT_TOO_LARGE = "PAYMENT_AMOUNT_TOO_LARGE"
+    RETURN_URL_INVALID = "RETURN_URL_INVALID"
+    PAYMENT_IN_PROGRESS = "PAYMENT_IN_PROGRESS"
+    PAYMENT_REJECTED = "PAYMENT_REJECTED"
     TOO_MANY_REPORTS = "TOO_MANY_REPORTS"
 
 
@@ -323,6 +328,33 @@ CATALOGUE: dict[ErrorCode, ErrorSpec] = {
         "The same idempotency key with different parameters (PAY-5, MTR-7).",
         "Generate a new key for a new action.",
     ),
+    ErrorCode.PAYMENT_AMOUNT_INVALID: ErrorSpec(
+        "Сумма платежа должна быть больше нуля и содержать не более двух знаков после запятой.",
+        "startPayment with a zero, negative or sub-kopeck amount (PAY-2).",
+        "Let the user correct the amount.",
+    ),
+    ErrorCode.PAYMENT_AMOUNT_TOO_LARGE: ErrorSpec(
+        "Сумма платежа превышает допустимую для одного платежа.",
+        "startPayment above LKK_PAYMENT_MAX_AMOUNT (the message names the limit).",
+        "Let the user pay in several payments or lower the amount.",
+    ),
+    ErrorCode.RETURN_URL_INVALID: ErrorSpec(
+        "Некорректный адрес возврата после оплаты.",
+        "startPayment with a returnUrl that is not an absolute http(s) URL of an allowed "
+        "origin (the gateway's and LKK_CORS_ORIGINS).",
+        "A client bug: send the app's own return address.",
+    ),
+    ErrorCode.PAYMENT_IN_PROGRESS: ErrorSpec(
+        "Платёж с этим ключом ещё создаётся. Повторите запрос через несколько секунд.",
+        "A duplicate of a startPayment that is still waiting for the acquirer (PAY-5).",
+        "Repeat the same request (same idempotencyKey) a little later.",
+    ),
+    ErrorCode.PAYMENT_REJECTED: ErrorSpec(
+        "Платёжный сервис отклонил платёж. Деньги не списаны. Попробуйте позже.",
+        "The acquirer refused to create the payment (its code is logged); the same key "
+        "gets the same answer.",
+        "Tell the user; a new attempt needs a new idempotencyKey.",
+    ),
     ErrorCode.TOO_MANY_REPORTS: ErrorSpec(
         "Слишком много отчётов. Попробуйте позже.",
         "reportDiagnostics over the hourly allowance of one customer or client address.",
@@ -375,12 +407,19 @@ def catalogue_markdown() -> str:
         "with a stable `code`, the input `field` it concerns and a Russian `message` to show.",
         "GraphQL `errors` are for access and the unexpected; their `extensions.code` is one of",
         "`UNAUTHENTICATED` (no live session), `FORBIDDEN` (missing scope or not yours),",
-        "`RATE_LIMITED`, `UPSTREAM_UNAVAILABLE` (a legacy system is down and no cached data can",
+        "`RATE_LIMITED` (a usage limit: `extensions.rateLimit` names it, `retryAfter` and",
+        "`resetAt` say when to come back), `UPSTREAM_UNAVAILABLE` (a legacy system is down and",
+        "no cached data can",
         "stand in; the other fields still render), `QUERY_TOO_COMPLEX` (over the cost budget),",
         "`QUERY_TOO_DEEP`, `TOO_MANY_ALIASES`, `QUERY_TOO_LARGE` (too many tokens),",
         "`PAGE_SIZE_TOO_LARGE` (`first` over 100), `BAD_USER_INPUT` (an argument out of range,",
-        "e.g. a malformed cursor), `PERSISTED_QUERY_NOT_FOUND`, `INTERNAL` (details masked;",
-        "quote the request id). Each carries a Russian `message`.",
+        "e.g. a malformed cursor), `PERSISTED_QUERY_NOT_FOUND` (an unknown document id: APQ",
+        "clients resend the document, partners register it), `PERSISTED_QUERY_REQUIRED` (a",
+        "partner key sent a document instead of a registered id), `PERSISTED_QUERY_NOT_SUPPORTED`,",
+        "`INTROSPECTION_DISABLED` (production), `BAD_REQUEST`, `METHOD_NOT_ALLOWED`,",
+        "`NOT_ACCEPTABLE`, `UNSUPPORTED_MEDIA_TYPE`, `PAYLOAD_TOO_LARGE` (the HTTP layer,",
+        "docs/security.md), `INTERNAL` (details masked; quote the request id). Each carries a",
+        "Russian `message`.",
         "",
         "| code | message (ru) | when | what the client should do |",
         "|---|---|---|---|",

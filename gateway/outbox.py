@@ -7,9 +7,10 @@ upstream on every attempt, so a delivery repeated after a crash or a lost answer
 de-duplicated there. After ``max_attempts`` the write is dead-lettered: logged at ERROR and
 counted, for a human. Writes about one subject (one meter) go out in the order they were made.
 
-Claiming takes a time-limited lease with a conditional UPDATE, so several workers (replicas)
-never deliver the same write at once; a worker that dies mid-delivery only delays the write
-until its lease runs out.
+Claiming takes a time-limited lease — on PostgreSQL with ``SELECT … FOR UPDATE SKIP LOCKED``,
+on SQLite with a conditional UPDATE — so several workers (replicas) never deliver the same
+write at once; a worker that dies mid-delivery only delays the write until its lease runs
+out.
 """
 
 from __future__ import annotations
@@ -126,6 +127,7 @@ class Outbox:
         self.retried = 0
         self.dead_lettered = 0
         self._wake = asyncio.Event()
+        self._stopping = False
 
     def register(self, kind: str, handler: Handler) -> None:
         """Deliver writes of ``kind`` with ``handler``."""
@@ -310,6 +312,24 @@ class Outbox:
             OutboxMessage.next_attempt_at <= now,
             (OutboxMessage.lease_until.is_(None)) | (OutboxMessage.lease_until <= now),
         )
+        lease_until = now + timedelta(seconds=self.policy.lease)
+        if self.store.is_postgresql:
+            # One transaction per claim: rows another replica is claiming this instant are
+            # skipped rather than waited for (FOR UPDATE SKIP LOCKED), and the lease is
+            # written before the row locks are released (docs/scale-out.md).
+            async with self.store.session() as db:
+                rows = list(
+                    await db.scalars(
+                        select(OutboxMessage)
+                        .where(free, ~earlier_pending)
+                        .order_by(OutboxMessage.next_attempt_at)
+                        .limit(limit)
+                        .with_for_update(skip_locked=True, of=OutboxMessage)
+                    )
+                )
+                for leased in rows:
+                    leased.lease_until = lease_until
+                return [Entry.of(leased) for leased in rows]
         async with self.store.session() as db:
             candidates = list(
                 await db.scalars(
@@ -320,7 +340,6 @@ class Outbox:
                 )
             )
         claimed: list[Entry] = []
-        lease_until = now + timedelta(seconds=self.policy.lease)
         for message_id in candidates:
             async with self.store.session() as db:
                 taken = await db.execute(
@@ -342,6 +361,11 @@ class Outbox:
             await self.deliver(entry)
         return len(entries)
 
+    def stop(self) -> None:
+        """Let the worker finish its pass and leave (the lifespan's shutdown)."""
+        self._stopping = True
+        self._wake.set()
+
     def wake(self) -> None:
         """Look for due writes now rather than at the next poll."""
         self._wake.set()
@@ -349,9 +373,10 @@ class Outbox:
     async def run(self) -> None:
         """The background worker: deliver due writes until cancelled."""
         logger.info("outbox worker started", extra={"worker": self.worker_id})
-        while True:
+        self._stopping = False
+        while not self._stopping:
             try:
-                while await self.run_once():
+                while not self._stopping and await self.run_once():
                     pass
             except asyncio.CancelledError:
                 raise

@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from adapters.cache import UpstreamCache
+from gateway.access.service import ApiAccess
 from gateway.accounts.service import AccountsService
+from gateway.billing import BillingServices
 from gateway.clock import Clock
 from gateway.identity.apikeys import ApiKeys
 from gateway.identity.service import IdentityService
 from gateway.metrics import OperationStats
 from gateway.outbox import Outbox
+from gateway.payments.service import PaymentsService
 from gateway.readings.service import ReadingsService
 from gateway.settings import Settings
 from gateway.store.db import Store
@@ -32,12 +35,18 @@ class Services:
     identity: IdentityService
     accounts: AccountsService
     readings: ReadingsService
+    billing: BillingServices
+    """Statements, receipts and payment history (CHG-1, CHG-2, PAY-1)."""
+    payments: PaymentsService
+    """Card payments, their webhooks, booking and reconciliation (PAY-2..5)."""
     outbox: Outbox
     cache: UpstreamCache
     operations: OperationStats
     diagnostics: Diagnostics
     """GraphQL operations counted for /metrics."""
     api_keys: ApiKeys
+    access: ApiAccess
+    """Usage budgets and rate limits, partners' persisted operations, the APQ cache."""
     policy: PrivacyPolicy
     version: str
     """The gateway's release."""

@@ -52,12 +52,21 @@ class Settings(BaseSettings):
     data_dir: Path = DEFAULT_DATA_DIR
     """Folder of the embedded SQLite store and the emulators' state files."""
     database_url: str = ""
-    """SQLAlchemy async URL; empty means SQLite in ``data_dir``."""
+    """SQLAlchemy async URL; empty means SQLite in ``data_dir``. Scaled out:
+    ``postgresql+asyncpg://user:password@host:5432/lkk`` (docs/scale-out.md)."""
+    database_pool_size: Annotated[int, Field(ge=1, le=200)] = 10
+    """PostgreSQL connections each replica keeps open (SQLAlchemy ``pool_size``)."""
+    database_max_overflow: Annotated[int, Field(ge=0, le=200)] = 10
+    """Extra PostgreSQL connections a replica may open at a peak, closed when returned."""
     migrate_on_start: bool | None = None
     """Run Alembic migrations at start; by default only in demo and development."""
 
     redis_url: str = ""
-    """Redis (``redis://host:6379/0``) for limits shared by replicas; empty: in-process."""
+    """Redis (``redis://host:6379/0``) shared by replicas: upstream cache, rate limits, payment
+    events, persisted queries; empty: all in-process (one replica only)."""
+    redis_timeout_seconds: Seconds = 0.5
+    """Longest wait for one Redis command of the cache and the rate limits; a slower Redis
+    counts as down for that request (a cache miss, a limit failing open or closed)."""
     graphiql: bool | None = None
     """Serve GraphiQL in a browser; by default on everywhere except production."""
     max_query_depth: Annotated[int, Field(ge=1)] = 10
@@ -86,7 +95,8 @@ class Settings(BaseSettings):
     """Answer schema introspection (``__schema``, ``__type``); by default on everywhere
     except production."""
     graphql_suggestions: bool | None = None
-    """"Did you mean …?" hints in GraphQL errors; by default on everywhere except production."""
+    """Hints such as "Did you mean 'balance'?" in GraphQL errors; by default on everywhere
+    except production."""
     partner_allow_list: bool | None = None
     """API keys without the ``operator`` scope may run only the operations registered for
     them (``lkk apikey allow``); by default on everywhere except demo."""
@@ -223,10 +233,6 @@ class Settings(BaseSettings):
     """How long a worker holds a claimed write before another may take it over."""
     payment_max_amount: Annotated[Decimal, Field(gt=0)] = Decimal(500000)
     """Largest amount of one card payment, roubles (``PAYMENT_AMOUNT_TOO_LARGE`` above)."""
-    web_origins: str = ""
-    """Comma-separated origins of the customer web app (``https://lk.example.ru``): where a
-    startPayment ``returnUrl`` may point besides the gateway itself (empty: anywhere, except in
-    production), and where a cookie-authenticated WebSocket may be opened from."""
     acquirer_webhook_tolerance_seconds: Annotated[int, Field(ge=10)] = 300
     """Acquirer notifications signed further than this from now (either way) are refused."""
     payment_stuck_seconds: Annotated[float, Field(gt=0)] = 900.0
@@ -325,7 +331,7 @@ class Settings(BaseSettings):
 
     @property
     def suggestions_enabled(self) -> bool:
-        """"Did you mean" hints are on unless switched off, off by default in production."""
+        """Hints ("Did you mean …?") are on unless switched off, off by default in production."""
         if self.graphql_suggestions is not None:
             return self.graphql_suggestions
         return not self.is_production

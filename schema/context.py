@@ -18,6 +18,7 @@ from gateway.identity.service import ContactChannel, ContactState
 from gateway.identity.sessions import Client, Viewer
 from gateway.readings.service import Submission
 from gateway.services import Services
+from schema.billing.loaders import BillingLoaders
 
 ContactsByUserLoader = DataLoader[uuid.UUID, dict[ContactChannel, ContactState]]
 AccountsByUserLoader = DataLoader[uuid.UUID, list[str]]
@@ -38,6 +39,8 @@ class Loaders:
     balance_by_number: BalanceByNumberLoader
     meters_by_account: MetersByAccountLoader
     pending_by_meter: PendingByMeterLoader
+    billing: BillingLoaders
+    """Statements and payment history (``schema/billing/loaders.py``)."""
 
     @classmethod
     def create(cls, services: Services) -> Loaders:
@@ -67,6 +70,7 @@ class Loaders:
             balance_by_number=BalanceByNumberLoader(balance_batch),
             meters_by_account=MetersByAccountLoader(meters_batch),
             pending_by_meter=PendingByMeterLoader(services.readings.pending),
+            billing=BillingLoaders.create(services),
         )
 
 
@@ -83,6 +87,8 @@ class Context:
     """The signed-in customer, if the request carries a live session."""
     principal: ApiPrincipal | None = None
     """The partner or operator, if the request carries a valid API key."""
+    connection_params: dict[str, object] | None = None
+    """The ``connection_init`` payload of a WebSocket (Strawberry sets it)."""
 
 
 Info = StrawberryInfo[Context, None]

@@ -18,6 +18,8 @@ The limits come from :class:`gateway.settings.Settings` through :func:`limit_ext
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache, partial
@@ -277,6 +279,12 @@ def _as_int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+_MEASURED: OrderedDict[tuple[int, int, str | None, str, int], tuple[Any, Any, CostReport]] = (
+    OrderedDict()
+)
+_MEASURED_MAX = 1024
+
+
 def measure(
     schema: GraphQLSchema,
     document: DocumentNode,
@@ -287,7 +295,35 @@ def measure(
 ) -> CostReport:
     """The cost of the operation a request runs (see the module's docstring), and its page
     sizes over ``max_page_size``. An operation that cannot be chosen costs nothing here:
-    execution refuses it anyway."""
+    execution refuses it anyway.
+
+    Reports are remembered per document, operation and variables (the most recent 1024):
+    the parser cache hands back the same document for the same text, most clients send a
+    few documents, and each request is measured twice (the limit, then the budget). Treat
+    the report as read-only."""
+    try:
+        shown = json.dumps(variables, sort_keys=True, separators=(",", ":")) if variables else ""
+    except (TypeError, ValueError):
+        return _measure(schema, document, operation_name, variables, max_page_size)
+    key = (id(schema), id(document), operation_name, shown, max_page_size)
+    found = _MEASURED.get(key)
+    if found is not None and found[0] is schema and found[1] is document:
+        _MEASURED.move_to_end(key)
+        return found[2]
+    report = _measure(schema, document, operation_name, variables, max_page_size)
+    _MEASURED[key] = (schema, document, report)  # holding them keeps their ids unique
+    if len(_MEASURED) > _MEASURED_MAX:
+        _MEASURED.popitem(last=False)
+    return report
+
+
+def _measure(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+    max_page_size: int,
+) -> CostReport:
     operation = get_operation_ast(document, operation_name)
     if operation is None:
         return CostReport()

@@ -18,12 +18,14 @@ from schema.limits import limit_extensions
 from schema.metrics import OperationMetrics
 from schema.payments.mutations import PaymentsMutation
 from schema.payments.subscription import PaymentsSubscription
+from schema.protection import protection_extensions
 from schema.scalars import SCALARS
 from schema.system import DiagnosticsMutation, DiagnosticsQuery, SystemQuery
+from schema.usage import UsageQuery, cost_budget
 
 
 @strawberry.type(description="Everything a client can read.")
-class Query(IdentityQuery, AccountsQuery, SystemQuery, DiagnosticsQuery):
+class Query(IdentityQuery, AccountsQuery, SystemQuery, DiagnosticsQuery, UsageQuery):
     pass
 
 
@@ -44,6 +46,10 @@ def build_schema(
     are cached (most clients send the same few operations), then the query limits of
     ``settings`` apply (their defaults without settings; ``schema/limits.py``)."""
     limits = limit_extensions(settings or Settings.model_construct())
+    error_policy, guards = protection_extensions(  # schema/protection.py
+        introspection=settings.introspection_enabled if settings else True,
+        suggestions=settings.suggestions_enabled if settings else True,
+    )
     tracing: list[Callable[[], SchemaExtension]] = (
         [lambda: OpenTelemetryExtension(tracer_provider=tracer_provider)]
         if tracer_provider is not None
@@ -57,11 +63,14 @@ def build_schema(
         subscription=Subscription,
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
+            error_policy,  # outermost: masks what every other extension leaves
             OperationMetrics,
             *tracing,
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
             *limits,  # after the caches: the cost limit reads the validation result
+            *guards,
+            cost_budget,  # after the limits: a refused request is not charged
         ],
     )
 

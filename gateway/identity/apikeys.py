@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.clock import Clock
 from gateway.identity.rules import ACCOUNT_NUMBER
 from gateway.security.tokens import token_digest
 from gateway.store.audit import audit
 from gateway.store.db import Store
-from gateway.store.models import ApiKey
+from gateway.store.models import ApiKey, ApiKeyLimits, PersistedOperation
 
 KEY_PREFIX = "lkk_"
 
@@ -252,9 +253,39 @@ class ApiKeys:
             )
             old.revoked_at = now
             db.add(new)
+            await db.flush()  # the rows below refer to it
+            await _carry_over(db, old.id, new.id, now)
             details = {**_grant(new), "replaces": str(old.id)}
             audit(db, now, actor, "apikey.rotated", str(new.id), details)
         return IssuedKey(new.id, secret)
+
+
+async def _carry_over(db: AsyncSession, old: uuid.UUID, new: uuid.UUID, now: datetime) -> None:
+    """A rotated key keeps what its holder set up: the operations registered for it and its
+    own rate limits (``gateway/access``), or the partner's integration would stop."""
+    operations = await db.scalars(
+        select(PersistedOperation).where(PersistedOperation.key_id == old)
+    )
+    for operation in operations.all():
+        db.add(
+            PersistedOperation(
+                key_id=new,
+                document_id=operation.document_id,
+                document=operation.document,
+                operation_names=list(operation.operation_names),
+                created_at=operation.created_at,
+            )
+        )
+    limits = await db.get(ApiKeyLimits, old)
+    if limits is not None:
+        db.add(
+            ApiKeyLimits(
+                key_id=new,
+                requests_per_minute=limits.requests_per_minute,
+                hourly_cost_budget=limits.hourly_cost_budget,
+                updated_at=now,
+            )
+        )
 
 
 def _grant(key: ApiKey) -> dict[str, object]:

@@ -56,6 +56,12 @@ class Reconciler:
         self.service = service
         self.policy = policy
         self._wake = asyncio.Event()
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Let the worker finish its pass and leave (shutdown)."""
+        self._stopping = True
+        self._wake.set()
 
     def wake(self) -> None:
         """Run a pass now (tests, operators)."""
@@ -65,7 +71,8 @@ class Reconciler:
         """Confirm bookings and repair stuck payments until cancelled."""
         logger.info("payment reconciliation started")
         last_scan = float("-inf")
-        while True:
+        self._stopping = False
+        while not self._stopping:
             try:
                 await self.service.bookings.confirm()
                 if time.monotonic() - last_scan >= self.policy.scan_every:

@@ -15,7 +15,6 @@ booked in billing through the outbox (:mod:`gateway.payments.booking`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
@@ -60,6 +59,7 @@ from gateway.payments.records import (
 )
 from gateway.store.db import Store
 from gateway.store.models import AcquirerEvent, CardPayment
+from gateway.workers import stop_worker
 
 logger = logging.getLogger(__name__)
 
@@ -158,9 +158,7 @@ class PaymentsService:
     async def close(self) -> None:
         """Stop the worker, finish inline bookings, disconnect the fan-out."""
         if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
+            await stop_worker(self._worker, self.reconciler.stop)
             self._worker = None
         await self.bookings.drain()
         await self.events.close()

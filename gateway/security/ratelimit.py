@@ -3,6 +3,10 @@
 A :class:`Limit` says how many events of one kind a key may have in a window; the
 :class:`RateLimiter` counts them with the ``limits`` library, whose storage is in-process by
 default and Redis when ``LKK_REDIS_URL`` is set, so that limits hold across replicas.
+
+Budgets (an amount of cost spent per window, GW-1) use fixed windows instead
+(:meth:`RateLimiter.spend`): one counter per key whatever the amounts, so a budget of a
+million costs one integer in Redis, and the window has a reset time a client can be told.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from dataclasses import dataclass
 
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.storage import Storage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
 
@@ -40,13 +44,16 @@ def storage_uri(redis_url: str) -> str:
 class RateLimiter:
     """Counts events per key and tells when a limit is reached."""
 
-    def __init__(self, uri: str = "async+memory://") -> None:
-        options = {"implementation": "redispy"} if uri.startswith("async+redis") else {}
+    def __init__(self, uri: str = "async+memory://", *, wrap_exceptions: bool = False) -> None:
+        options: dict[str, float | str | bool] = {"wrap_exceptions": wrap_exceptions}
+        if uri.startswith("async+redis"):
+            options["implementation"] = "redispy"
         storage = storage_from_string(uri, **options)
         if not isinstance(storage, Storage):
             raise ValueError(f"not an async rate-limit storage: {uri}")
         self.storage = storage
         self._strategy = MovingWindowRateLimiter(self.storage)
+        self._fixed = FixedWindowRateLimiter(self.storage)
 
     async def hit(self, limit: Limit, *key: str) -> bool:
         """Count one event; False when the limit was already reached (nothing counted)."""
@@ -63,6 +70,24 @@ class RateLimiter:
             return 0.0
         return max(stats.reset_time - time.time(), 0.0)
 
+    async def remaining(self, limit: Limit, *key: str) -> int:
+        """Events one key may still have in the current window."""
+        return (await self._strategy.get_window_stats(limit.item, *key)).remaining
+
     async def reset(self, limit: Limit, *key: str) -> None:
         """Forget the events of one key (after a successful sign-in)."""
         await self._strategy.clear(limit.item, *key)
+
+    async def spend(self, budget: Limit, cost: int, *key: str) -> bool:
+        """Take ``cost`` from a budget (a fixed window of ``budget.amount`` per
+        ``budget.seconds``); False, and nothing taken, when less than ``cost`` is left."""
+        if not await self._fixed.test(budget.item, *key, cost=cost):
+            return False
+        return await self._fixed.hit(budget.item, *key, cost=cost)
+
+    async def balance(self, budget: Limit, *key: str) -> tuple[int, float | None]:
+        """What is left of a budget, and when its window ends (epoch seconds; None while
+        nothing has been spent in a window)."""
+        stats = await self._fixed.get_window_stats(budget.item, *key)
+        spent = stats.remaining < budget.amount
+        return stats.remaining, stats.reset_time if spent else None

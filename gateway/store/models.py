@@ -304,3 +304,33 @@ class AcquirerEvent(Base):
     outcome: Mapped[str] = mapped_column(String(32))
     """``applied``, ``no_change`` (already known), ``unknown_payment`` or ``mismatch``."""
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class PersistedOperation(Base):
+    """A GraphQL document registered for one API key (``lkk apikey allow``, GW-3): the only
+    documents a partner key may run, sent by their id instead of their text."""
+
+    __tablename__ = "persisted_operations"
+
+    key_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    document_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """SHA-256 of the document's text, in hex (sent as ``documentId: "sha256:<hex>"``)."""
+    document: Mapped[str] = mapped_column(String)
+    operation_names: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ApiKeyLimits(Base):
+    """Rate limits set for one API key; a key without a row (or a NULL) has the defaults
+    of the settings (``LKK_API_KEY_REQUESTS_PER_MINUTE``, ``LKK_API_KEY_HOURLY_COST_BUDGET``)."""
+
+    __tablename__ = "api_key_limits"
+
+    key_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    requests_per_minute: Mapped[int | None] = mapped_column(Integer)
+    hourly_cost_budget: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -20,9 +20,11 @@ from adapters.cache import Cached
 from adapters.errors import UpstreamUnavailable
 from gateway.readings import rules
 from gateway.readings.service import Submission, SubmissionStatus
+from schema.billing.types import BillingAccountFields
 from schema.connections import Connection, page_bounds
 from schema.context import Info
 from schema.errors import UpstreamUnavailableError
+from schema.payments.types import PaymentFields
 from schema.scalars import AccountNumber
 
 CENT = Decimal("0.01")
@@ -288,7 +290,7 @@ class Meter:
 
 
 @strawberry.type(description="A personal account (лицевой счёт) of the customer.")
-class Account:
+class Account(BillingAccountFields, PaymentFields):
     number: AccountNumber = strawberry.field(description="The 10-digit account number.")
 
     @strawberry.field(description="The supply address; null when billing is unavailable.")

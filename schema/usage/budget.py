@@ -1,0 +1,91 @@
+"""The hourly cost budget as a schema extension: every operation, over HTTP or WebSocket,
+pays its cost (``schema/limits.py``'s ``measure()``) from its caller's budget before it runs
+(``gateway/access/usage.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from graphql import DocumentNode, FieldNode, GraphQLError
+from graphql.utilities import get_operation_ast
+from strawberry.extensions import SchemaExtension
+
+from gateway.access.usage import Caller, LimitExceeded
+from schema.context import Context
+from schema.errors import GraphQLErrorCode
+from schema.limits import measure
+
+FREE_FIELDS = frozenset({"rateLimitInfo", "__typename"})
+"""Root fields that cost nothing: a client over its budget can still ask when it resets."""
+
+
+def is_free(document: DocumentNode, operation_name: str | None) -> bool:
+    """Whether the operation asks for nothing but :data:`FREE_FIELDS`."""
+    operation = get_operation_ast(document, operation_name)
+    return operation is not None and all(
+        isinstance(selection, FieldNode) and selection.name.value in FREE_FIELDS
+        for selection in operation.selection_set.selections
+    )
+
+
+def caller_of(context: Context) -> Caller:
+    """Whose budget a request spends: its API key, else its customer, else its address."""
+    return Caller.of(
+        user_id=context.viewer.user_id if context.viewer is not None else None,
+        key_id=context.principal.key_id if context.principal is not None else None,
+        address=context.client.address,
+    )
+
+
+def rate_limited(exceeded: LimitExceeded) -> GraphQLError:
+    """The GraphQL error of a refusal by a usage limit: ``RATE_LIMITED``, which limit
+    (``rateLimit``), its value, and when to come back (``retryAfter`` seconds, ``resetAt``)."""
+    extensions: dict[str, object] = {
+        "code": GraphQLErrorCode.RATE_LIMITED.value,
+        "rateLimit": exceeded.name,
+        "limit": exceeded.limit,
+        "retryAfter": int(exceeded.retry_after),
+        **exceeded.details,
+    }
+    if exceeded.reset_at is not None:
+        extensions["resetAt"] = exceeded.reset_at.isoformat(timespec="seconds")
+    return GraphQLError(exceeded.message, extensions=extensions)
+
+
+class CostBudget(SchemaExtension):
+    """Takes the cost of a request from its caller's hourly budget, or refuses it with
+    ``RATE_LIMITED``. Goes after ``QueryCostLimit``: a request refused by a per-request limit
+    (or by validation) is not charged."""
+
+    async def on_validate(self) -> AsyncIterator[None]:
+        execution = self.execution_context
+        context = execution.context
+        if (
+            isinstance(context, Context)
+            and not execution.pre_execution_errors
+            and execution.graphql_document is not None
+            and not is_free(execution.graphql_document, execution.operation_name)
+        ):
+            report = measure(
+                execution.schema._schema,
+                execution.graphql_document,
+                execution.operation_name,
+                execution.variables,
+            )
+            try:
+                await context.services.access.usage.charge(caller_of(context), report.cost)
+            except LimitExceeded as exceeded:
+                execution.pre_execution_errors = [rate_limited(exceeded)]
+        yield
+
+
+def cost_budget() -> SchemaExtension:
+    """The extension factory for the schema: :class:`CostBudget` when the operation runs on
+    an event loop (the app), a no-op for ``execute_sync`` (tools and tests without a loop),
+    where an asynchronous hook could not run and there is no caller to charge anyway."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return SchemaExtension()
+    return CostBudget()
