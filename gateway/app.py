@@ -39,7 +39,7 @@ from gateway.identity.demo import seed_demo
 from gateway.identity.service import IdentityLimits, IdentityService
 from gateway.identity.sessions import Sessions
 from gateway.metrics import Metrics, OperationStats, metrics_endpoint
-from gateway.observability import RequestIdMiddleware
+from gateway.observability import RequestIdMiddleware, quiet_libraries
 from gateway.outbox import Outbox, OutboxPolicy
 from gateway.payments.setup import build_payments
 from gateway.readings.service import ReadingsPolicy, ReadingsService
@@ -233,6 +233,7 @@ def create_app(
     the tracer provider the settings would build (tests pass one that keeps spans)."""
     settings = settings or Settings()
     clock = clock or Clock()
+    quiet_libraries()
     provider = tracing if tracing is not None else tracer_provider(settings)
     schema = build_schema(settings, provider)
     schema_version = fingerprint(schema)

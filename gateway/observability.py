@@ -76,6 +76,31 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+CHATTY_LIBRARIES = (
+    "aiosqlite",
+    "sqlalchemy.engine",
+    "sqlalchemy.pool",
+    "asyncpg",
+    "httpx",
+    "httpcore",
+    "zeep",
+    "aiosmtplib",
+    "mail.log",
+    "redis",
+    "hpack",
+    "multipart",
+)
+"""Libraries whose DEBUG/INFO lines carry query parameters, request bodies or recipients —
+a customer's phone, e-mail or name. They log warnings and errors only, whatever
+``LKK_LOG_LEVEL`` says; our own loggers mask personal data themselves."""
+
+
+def quiet_libraries() -> None:
+    """Keep the chatty libraries at WARNING (idempotent; the app factory calls it)."""
+    for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def configure_logging(level: str, *, structured: bool) -> None:
     """Send the process's logs to stderr, as JSON lines or as text for a person."""
     handler = logging.StreamHandler(sys.stderr)
@@ -86,3 +111,4 @@ def configure_logging(level: str, *, structured: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    quiet_libraries()

@@ -532,6 +532,11 @@ class IdentityService:
         self, channel: ContactChannel, target: str, purpose: Purpose, code: str
     ) -> None:
         minutes = int(self.codes.ttl.total_seconds() // 60)
+        masked = (
+            rules.mask_phone(target)
+            if channel is ContactChannel.PHONE
+            else rules.mask_email(target)
+        )
         try:
             if channel is ContactChannel.PHONE:
                 await self.sms.send(target, code_sms(purpose.value, code))
@@ -539,13 +544,12 @@ class IdentityService:
                 letter = code_letter(purpose.value, code, minutes)
                 await self.mail.send(target, letter.subject, letter.text, letter.html)
         except LegacyError as exc:
-            masked = (
-                rules.mask_phone(target)
-                if channel is ContactChannel.PHONE
-                else (rules.mask_email(target))
-            )
             logger.warning("code not delivered to %s: %s", masked, exc)
             raise DomainError(ErrorCode.DELIVERY_FAILED, "value") from exc
+        logger.info(
+            "code sent",
+            extra={"channel": channel.value, "to": masked, "purpose": purpose.value},
+        )
 
     async def drain(self) -> None:
         """Wait for background deliveries (shutdown, tests)."""
