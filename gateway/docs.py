@@ -29,14 +29,20 @@ SECTIONS: dict[str, Callable[[], str]] = {
 }
 
 
+def _replacement(content: str) -> Callable[[re.Match[str]], str]:
+    def replace(match: re.Match[str]) -> str:
+        return match.group(1) + content + match.group(2)
+
+    return replace
+
+
 def fill(text: str) -> str:
     """``text`` with every generated section rewritten from the code."""
     for name, render in SECTIONS.items():
         pattern = re.compile(rf"(<!-- generated: {name} -->\n).*?(<!-- end: {name} -->)", re.DOTALL)
         if not pattern.search(text):
             raise ValueError(f"docs/operations.md lacks the {name} markers")
-        content = render()
-        text = pattern.sub(lambda m: m.group(1) + content + m.group(2), text)
+        text = pattern.sub(_replacement(render()), text)
     return text
 
 

@@ -5,4 +5,9 @@ from schema.system.types import AppInfo, SystemQuery, UpstreamState, UpstreamSta
 
 __all__ = [
     "DiagnosticsMutation",
-    "DiagnosticsQuery","AppInfo", "SystemQuery", "UpstreamState", "UpstreamStatus"]
+    "DiagnosticsQuery",
+    "AppInfo",
+    "SystemQuery",
+    "UpstreamState",
+    "UpstreamStatus",
+]
