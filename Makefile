@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.install-stamp
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck pytest schema docs clean
+.PHONY: demo test lint typecheck pytest schema docs clean bench
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ pytest: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/lkk export-schema --output schema.graphql
+
+# Benchmarks side by side (docs/performance.md); not part of `make test`. Needs wrk and npm.
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench --profile $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .lkk-data .mypy_cache .ruff_cache .pytest_cache

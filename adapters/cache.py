@@ -76,6 +76,7 @@ class UpstreamCache:
         self.namespace = namespace
         self._clock = clock
         self._inflight: dict[str, asyncio.Future[Any]] = {}
+        self._inflight_many: dict[str, asyncio.Future[tuple[bool, Any, float]]] = {}
         self.hits = 0
         self.misses = 0
         self.stale_served = 0
@@ -158,29 +159,72 @@ class UpstreamCache:
         if not entries:
             return found
         self.misses += len(entries)
-        try:
-            loaded = await load_many(list(entries))
-        except UpstreamUnavailable as exc:
-            for key, entry in entries.items():
+        # Single-flight across batches: a key another request is loading right now is
+        # awaited, not loaded again, so an expiry under load costs one upstream call, not
+        # one per concurrent request (docs/performance.md).
+        waiting = {
+            key: self._inflight_many[self._key(policy, key)]
+            for key in entries
+            if self._key(policy, key) in self._inflight_many
+        }
+        mine = [key for key in entries if key not in waiting]
+        outcomes = {**(await self._load_batch(policy, mine, load_many)), **waiting}
+        for key, outcome in outcomes.items():
+            try:
+                known, value, fetched_at = await asyncio.shield(outcome)
+            except UpstreamUnavailable as exc:
+                entry = entries[key]
                 if entry is None:
                     found[key] = exc
                 else:
                     self.stale_served += 1
                     found[key] = Cached(entry.value, _as_datetime(entry.fetched_at), stale=True)
-            return found
-        fetched_at = self._clock()
-        for key in entries:
-            if key in loaded:
-                value = loaded[key]
-                await self.backend.set(
-                    self._key(policy, key),
-                    _Entry(value, fetched_at),
-                    ttl=policy.ttl + policy.stale_ttl,
-                )
-                found[key] = Cached(value, _as_datetime(fetched_at), stale=False)
-            else:
-                found[key] = None
+                continue
+            found[key] = Cached(value, _as_datetime(fetched_at), stale=False) if known else None
         return found
+
+    async def _load_batch(
+        self,
+        policy: CachePolicy,
+        keys: list[str],
+        load_many: Callable[[list[str]], Awaitable[Mapping[str, Any]]],
+    ) -> dict[str, asyncio.Future[tuple[bool, Any, float]]]:
+        """Load ``keys`` in one batch; each key's outcome as a future that concurrent
+        callers share: ``(known, value, fetched_at)`` or the load's exception."""
+        if not keys:
+            return {}
+        loop = asyncio.get_running_loop()
+        futures: dict[str, asyncio.Future[tuple[bool, Any, float]]] = {}
+        for key in keys:
+            futures[key] = self._inflight_many[self._key(policy, key)] = loop.create_future()
+        try:
+            loaded = await load_many(keys)
+        except asyncio.CancelledError:
+            for future in futures.values():
+                future.cancel()
+            raise
+        except BaseException as exc:
+            for future in futures.values():
+                future.set_exception(exc)
+                future.exception()  # retrieved: no "never retrieved" warning
+            if not isinstance(exc, UpstreamUnavailable):
+                raise
+            return futures
+        else:
+            fetched_at = self._clock()
+            for key, future in futures.items():
+                future.set_result((key in loaded, loaded.get(key), fetched_at))
+            for key in keys:
+                if key in loaded:
+                    await self.backend.set(
+                        self._key(policy, key),
+                        _Entry(loaded[key], fetched_at),
+                        ttl=policy.ttl + policy.stale_ttl,
+                    )
+            return futures
+        finally:
+            for key in keys:
+                del self._inflight_many[self._key(policy, key)]
 
     async def invalidate(self, policy: CachePolicy, key: str) -> None:
         """Forget one value (after a write that changes it)."""

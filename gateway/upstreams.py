@@ -11,6 +11,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
+from httpx_aiohttp import AiohttpTransport
 from opentelemetry.sdk.trace import TracerProvider
 
 from adapters.acquirer import AcquirerClient
@@ -50,6 +51,16 @@ def _resilience(settings: Settings, name: str, tracing: TracerProvider | None) -
     )
 
 
+def _transport(settings: Settings) -> httpx.AsyncBaseTransport | None:
+    """The pooled keep-alive connections under an upstream's client: aiohttp's, or httpx's
+    own (``None``); see ``LKK_UPSTREAM_TRANSPORT`` and docs/performance.md."""
+    if settings.upstream_transport != "aiohttp":
+        return None
+    return AiohttpTransport(
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=30)
+    )
+
+
 @asynccontextmanager
 async def open_upstreams(
     settings: Settings, tracing: TracerProvider | None = None
@@ -62,6 +73,7 @@ async def open_upstreams(
                 base_url,
                 timeout=settings.upstream_timeout,
                 connect_timeout=settings.upstream_connect_timeout,
+                transport=_transport(settings),
             )
             return await stack.enter_async_context(made)
 

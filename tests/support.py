@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+import pytest
 
 
 async def graphql(
@@ -70,3 +72,15 @@ async def wait_for_code(url: str, params: dict[str, str], *, seen: int = 0) -> s
 async def message_count(url: str, params: dict[str, str]) -> int:
     """How many messages an emulator holds for a recipient."""
     return len(await _messages(url, params))
+
+
+def in_ci() -> bool:
+    """``CI=true`` (as `.ci/run` sets it): what a test needs must be there."""
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def skip_unless_ci(reason: str) -> None:
+    """Skip a test whose tool or service is missing, but fail it in CI, which must run it."""
+    if in_ci():
+        pytest.fail(f"CI=true, so this test must run: {reason}")
+    pytest.skip(reason)

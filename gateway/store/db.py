@@ -36,11 +36,21 @@ def prepare_sqlite_folder(url: str) -> None:
 class Store:
     """One engine and session factory for the life of the app."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
         self.url = url
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
+        self.is_postgresql = make_url(url).get_backend_name() == "postgresql"
         prepare_sqlite_folder(url)
         options: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite}
+        if self.is_postgresql:
+            # Each replica holds at most pool_size + max_overflow connections: size
+            # PostgreSQL's max_connections for every replica and `lkk` command (scale-out.md).
+            options.update(
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                pool_recycle=1800,
+                connect_args={"server_settings": {"application_name": "lkk-gateway"}},
+            )
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

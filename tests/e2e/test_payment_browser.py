@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from playwright.async_api import async_playwright
 
 from emulators.host import EmulatorHost
 from gateway.clock import Clock
@@ -32,11 +33,19 @@ from tests.gateway.payments.support import (
     payments_of,
     start_payment,
 )
+from tests.support import skip_unless_ci
 
 pytestmark = pytest.mark.e2e
 
-playwright = pytest.importorskip("playwright.async_api")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+@pytest.fixture
+def chromium() -> str:
+    """Debian's Chromium, or a skip (a failure in CI) saying how to get it."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        skip_unless_ci("needs Debian's chromium (apt-get install chromium chromium-driver)")
+    assert found is not None
+    return found
 
 
 @pytest.fixture
@@ -49,9 +58,8 @@ async def live(emulators: EmulatorHost, tmp_path: Path) -> AsyncIterator[LiveGat
         yield gateway
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)")
 async def test_a_customer_pays_with_3ds_in_chromium_and_sees_the_payment_booked(
-    live: LiveGateway, emulators: EmulatorHost
+    chromium: str, live: LiveGateway, emulators: EmulatorHost
 ) -> None:
     # Given a signed-in customer who started a payment and follows it over a WebSocket
     async with live.client() as http:
@@ -65,8 +73,8 @@ async def test_a_customer_pays_with_3ds_in_chromium_and_sees_the_payment_booked(
 
     async with Subscriber.open(live.ws_url, payment_id, token=token) as subscriber:
         # When they pay in a real browser: card page, 3-D Secure, back to the gateway
-        async with playwright.async_playwright() as driver:
-            browser = await driver.chromium.launch(executable_path=CHROMIUM, headless=True)
+        async with async_playwright() as driver:
+            browser = await driver.chromium.launch(executable_path=chromium, headless=True)
             try:
                 page = await browser.new_page(locale="ru-RU")
                 await page.goto(started["confirmationUrl"])

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect
 
 from gateway.store.db import Store
-from gateway.store.migrate import downgrade, upgrade
+from gateway.store.migrate import alembic_config, downgrade, upgrade
 
 
 def _tables(path: Path) -> set[str]:
@@ -45,3 +46,9 @@ async def test_a_migrated_store_answers_a_ping(tmp_path: Path) -> None:
         await store.ping()
     finally:
         await store.close()
+
+
+def test_the_migrations_have_one_head() -> None:
+    # Branches written side by side must be merged, or the next migration has two parents
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    assert len(script.get_heads()) == 1, script.get_heads()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -12,6 +13,9 @@ from gateway.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata
+MIGRATION_LOCK = 7405273
+"""PostgreSQL advisory lock held while migrating: replicas (or `lkk migrate` runs) started
+together take turns, and the later ones find the schema already at its head."""
 
 
 def _run(connection: Connection) -> None:
@@ -22,6 +26,8 @@ def _run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
         context.run_migrations()
 
 
