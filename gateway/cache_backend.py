@@ -38,7 +38,6 @@ import importlib
 import io
 import logging
 import pickle
-import time
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -50,6 +49,7 @@ from aiocache.serializers import BaseSerializer
 
 from adapters.cache import UpstreamCache
 from gateway.clock import Clock
+from gateway.observability import Throttle
 from gateway.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -193,13 +193,11 @@ class FailSafeCache:
         self.name = name
         self.errors = 0
         """Failed reads and writes (Redis down or slow, entries that do not verify)."""
-        self._logged_at = float("-inf")
+        self._log = Throttle(LOG_EVERY_SECONDS)
 
     def _failed(self, operation: str, exc: BaseException) -> None:
         self.errors += 1
-        now = time.monotonic()
-        if now - self._logged_at >= LOG_EVERY_SECONDS:
-            self._logged_at = now
+        if self._log.allows():
             logger.warning(
                 "%s %s failed, served as a miss: %s (%d failures so far)",
                 self.name,

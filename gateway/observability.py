@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import sys
+import time
 import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -93,6 +94,24 @@ CHATTY_LIBRARIES = (
 """Libraries whose DEBUG/INFO lines carry query parameters, request bodies or recipients —
 a customer's phone, e-mail or name. They log warnings and errors only, whatever
 ``LKK_LOG_LEVEL`` says; our own loggers mask personal data themselves."""
+
+
+class Throttle:
+    """Says whether a repeated event may be logged now: at most once per ``seconds``, so a
+    dependency that fails on every request (Redis gone) fills no disk; callers count every
+    failure in a metric and log the running count when allowed."""
+
+    def __init__(self, seconds: float = 10.0) -> None:
+        self.seconds = seconds
+        self._last = float("-inf")
+
+    def allows(self) -> bool:
+        """True at most once per ``seconds`` (and the first time)."""
+        now = time.monotonic()
+        if now - self._last < self.seconds:
+            return False
+        self._last = now
+        return True
 
 
 def quiet_libraries() -> None:

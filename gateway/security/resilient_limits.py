@@ -21,11 +21,11 @@ Every failure is counted (:attr:`ResilientRateLimiter.storage_errors`, the metri
 from __future__ import annotations
 
 import logging
-import time
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from limits.errors import StorageError
 
+from gateway.observability import Throttle
 from gateway.security.ratelimit import Limit, RateLimiter, storage_uri
 from gateway.settings import Settings
 
@@ -59,15 +59,13 @@ class ResilientRateLimiter(RateLimiter):
         self.fail_closed = fail_closed
         self.storage_errors = 0
         """Operations the storage failed (each answered by the fail-open/closed rule)."""
-        self._logged_at = float("-inf")
+        self._log = Throttle(LOG_EVERY_SECONDS)
 
     def _failed(self, limit: Limit, exc: BaseException) -> bool:
         """Count and log a failure; whether ``limit`` fails closed."""
         self.storage_errors += 1
         closed = limit.name in self.fail_closed
-        now = time.monotonic()
-        if now - self._logged_at >= LOG_EVERY_SECONDS:
-            self._logged_at = now
+        if self._log.allows():
             logger.error(
                 "rate-limit storage failed, limit %r fails %s: %s (%d failures so far)",
                 limit.name,

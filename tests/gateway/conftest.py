@@ -18,23 +18,31 @@ from gateway.settings import Environment, Settings
 def settings_for(emulators: EmulatorHost, data_dir: Path, **overrides: object) -> Settings:
     """Gateway settings pointing at the test emulators, a private store, short timeouts,
     cheap password hashing, and the demo's own data (the registered customer, demo keys)."""
-    config = emulators.config
     values: dict[str, object] = {
         "environment": Environment.DEMO,
         "data_dir": data_dir,
+        **upstream_settings(emulators),
+        "upstream_timeout": 1.0,
+        **overrides,
+    }
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def upstream_settings(emulators: EmulatorHost) -> dict[str, object]:
+    """The settings every test gateway shares: the emulators' addresses, no cached upstream
+    status, and password hashing cheap enough for tests."""
+    config = emulators.config
+    return {
         "billing_url": config.billing_url,
         "metering_url": config.metering_url,
         "acquirer_url": config.acquirer_url,
         "sms_url": config.sms_url,
         "smtp_host": config.host,
         "smtp_port": config.smtp_port,
-        "upstream_timeout": 1.0,
         "status_cache_seconds": 0,
         "argon2_memory_kib": 64,
         "argon2_time_cost": 1,
-        **overrides,
     }
-    return Settings(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture

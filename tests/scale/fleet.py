@@ -32,6 +32,7 @@ from gateway.security.passwords import Argon2Cost, Passwords
 from gateway.settings import Settings
 from gateway.store.db import Store
 from gateway.system.policy import current_policy
+from tests.gateway.conftest import upstream_settings
 from tests.support import graphql
 
 START_SECONDS = 60.0
@@ -52,22 +53,13 @@ def replica_settings(
     """``LKK_*`` variables of a replica: the test's store, Redis and emulators, the demo's
     data (the registered customer), quick retries, cheap hashing, and a readings window open
     whatever today is."""
-    config = emulators.config
     values: dict[str, object] = {
         "environment": "demo",
         "migrate_on_start": "false",  # the test migrated the store, as `lkk migrate` would
         "database_url": database_url,
         "redis_url": redis_url,
-        "billing_url": config.billing_url,
-        "metering_url": config.metering_url,
-        "acquirer_url": config.acquirer_url,
-        "sms_url": config.sms_url,
-        "smtp_host": config.host,
-        "smtp_port": config.smtp_port,
+        **upstream_settings(emulators),
         "upstream_timeout": 2.0,
-        "status_cache_seconds": 0,
-        "argon2_memory_kib": 64,
-        "argon2_time_cost": 1,
         "breaker_reset_seconds": 1,
         "outbox_poll_seconds": 0.2,
         "outbox_backoff_seconds": 0.2,

@@ -18,20 +18,9 @@ from gateway.outbox import Outbox, OutboxPolicy, digest
 from gateway.store.db import Store
 from gateway.store.migrate import downgrade, upgrade
 from gateway.store.models import OutboxMessage
+from tests.gateway.test_store import TABLES
 
 pytestmark = pytest.mark.scale
-
-TABLES = {
-    "audit_log",
-    "users",
-    "user_accounts",
-    "contacts",
-    "consents",
-    "sessions",
-    "one_time_codes",
-    "api_keys",
-    "outbox",
-}
 
 
 async def _tables(url: str) -> set[str]:
