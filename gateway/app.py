@@ -38,6 +38,7 @@ from gateway.identity.codes import Codes
 from gateway.identity.demo import seed_demo
 from gateway.identity.service import IdentityLimits, IdentityService
 from gateway.identity.sessions import Sessions
+from gateway.identity.viewer_cache import make_viewer_cache
 from gateway.metrics import Metrics, OperationStats, metrics_endpoint
 from gateway.observability import RequestIdMiddleware, quiet_libraries
 from gateway.outbox import Outbox, OutboxPolicy
@@ -134,6 +135,9 @@ def build_services(
     """Wire every service of the gateway."""
     policy = current_policy(settings.privacy_policy_version, settings.effective_public_url)
     secret = settings.secret_key.get_secret_value()
+    viewers = make_viewer_cache(
+        settings.session_cache_seconds, redis_url=settings.redis_url, workers=settings.workers
+    )
     identity = IdentityService(
         store=store,
         billing=upstreams.billing,
@@ -152,6 +156,7 @@ def build_services(
             clock,
             idle=timedelta(minutes=settings.session_idle_minutes),
             absolute=timedelta(hours=settings.session_absolute_hours),
+            cache=viewers,
         ),
         codes=Codes(
             clock,
@@ -163,7 +168,7 @@ def build_services(
         clock=clock,
     )
     cache = upstream_cache(settings, clock)
-    accounts = AccountsService(store, upstreams.billing, upstreams.metering, cache, clock)
+    accounts = AccountsService(store, upstreams.billing, upstreams.metering, cache, clock, viewers)
     outbox = Outbox(
         store,
         clock,
@@ -262,12 +267,14 @@ def create_app(
                 app.state.metrics = Metrics(services)
                 worker = asyncio.create_task(services.outbox.run(), name="outbox-worker")
                 await services.payments.open()
+                await services.identity.sessions.cache.start()
                 logger.info("gateway started", extra={"version": __version__})
                 try:
                     yield
                 finally:
                     await stop_worker(worker, services.outbox.stop)
                     await services.payments.close()
+                    await services.identity.sessions.cache.close()
                     await services.identity.drain()
                     await services.cache.backend.close()
                     await services.access.close()

@@ -165,6 +165,12 @@ class Settings(BaseSettings):
     """A session unused this long expires (AUTH-4)."""
     session_absolute_hours: Annotated[int, Field(ge=1)] = 24
     """A session expires this long after sign-in, used or not."""
+    session_cache_seconds: Annotated[float, Field(ge=0, le=60)] = 5.0
+    """Each process remembers a live session and a customer's linked accounts this long
+    instead of reading the store on every request; sign-out, credential and account changes
+    forget them at once on every replica (over Redis when ``LKK_REDIS_URL`` is set). The
+    bound on staleness should such a message be lost. ``0`` turns the cache off; it is off
+    anyway with ``LKK_WORKERS`` > 1 and no Redis."""
     session_cookie_secure: bool = True
     """Mark the session cookie ``Secure`` (browsers accept it on http://localhost too)."""
     code_ttl_seconds: Annotated[int, Field(ge=30)] = 300

@@ -7,12 +7,13 @@ from collections.abc import Callable
 
 import strawberry
 from opentelemetry.sdk.trace import TracerProvider
-from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.extensions.tracing import OpenTelemetryExtension
 from strawberry.schema.config import StrawberryConfig
 
 from gateway.settings import Settings
 from schema.accounts import AccountsMutation, AccountsQuery
+from schema.documents import DocumentValidationCache, ValidatedDocuments
 from schema.identity import IdentityMutation, IdentityQuery
 from schema.limits import limit_extensions
 from schema.metrics import OperationMetrics
@@ -56,6 +57,7 @@ def build_schema(
         else []
     )
     federated = settings is not None and settings.federation
+    validated = ValidatedDocuments(maxsize=512)
     schema_class = strawberry.federation.Schema if federated else strawberry.Schema
     return schema_class(
         query=Query,
@@ -67,7 +69,7 @@ def build_schema(
             OperationMetrics,
             *tracing,
             lambda: ParserCache(maxsize=512),
-            lambda: ValidationCache(maxsize=512),
+            lambda: DocumentValidationCache(validated),
             *limits,  # after the caches: the cost limit reads the validation result
             *guards,
             cost_budget,  # after the limits: a refused request is not charged

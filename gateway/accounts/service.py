@@ -24,6 +24,7 @@ from gateway.clock import Clock
 from gateway.errors import DomainError, ErrorCode
 from gateway.identity import rules
 from gateway.identity.sessions import Viewer
+from gateway.identity.viewer_cache import ViewerCache
 from gateway.store.audit import audit
 from gateway.store.db import Store
 from gateway.store.models import LinkedAccount, Session
@@ -50,27 +51,37 @@ class AccountsService:
         metering: MeteringClient,
         cache: UpstreamCache,
         clock: Clock,
+        viewers: ViewerCache | None = None,
     ) -> None:
         self.store = store
         self.billing = billing
         self.metering = metering
         self.cache = cache
         self.clock = clock
+        self.viewers = viewers or ViewerCache(0)
+        """Linked accounts remembered for a few seconds (gateway/identity/viewer_cache.py)."""
 
     # -- which accounts -------------------------------------------------------------------
 
     async def numbers_of_users(self, user_ids: Sequence[uuid.UUID]) -> list[list[str]]:
-        """Each user's account numbers, in the order they were linked (a DataLoader batch)."""
+        """Each user's account numbers, in the order they were linked (a DataLoader batch;
+        remembered for a few seconds, forgotten on every replica when they change)."""
+        found = await self.viewers.accounts_of_users(user_ids, self._numbers_from_store)
+        return [list(numbers) for numbers in found]
+
+    async def _numbers_from_store(
+        self, user_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[str, ...]]:
         found: dict[uuid.UUID, list[str]] = {user_id: [] for user_id in user_ids}
         async with self.store.session() as db:
             rows = await db.execute(
                 select(LinkedAccount.user_id, LinkedAccount.account_number)
-                .where(LinkedAccount.user_id.in_(list(found)))
+                .where(LinkedAccount.user_id.in_(user_ids))
                 .order_by(LinkedAccount.linked_at, LinkedAccount.id)
             )
             for user_id, number in rows:
                 found[user_id].append(number)
-        return [found[user_id] for user_id in user_ids]
+        return {user_id: tuple(numbers) for user_id, numbers in found.items()}
 
     async def numbers_of(self, user_id: uuid.UUID) -> list[str]:
         """One user's account numbers."""
@@ -116,6 +127,7 @@ class AccountsService:
                 audit(db, now, f"user:{viewer.user_id}", "account.linked", normalised)
         except IntegrityError as exc:  # the same request twice at once
             raise DomainError(ErrorCode.ACCOUNT_ALREADY_LINKED, "accountNumber") from exc
+        await self.viewers.changed(viewer.user_id)
         logger.info("account linked", extra={"user_id": str(viewer.user_id)})
         return normalised
 
@@ -144,6 +156,7 @@ class AccountsService:
                 .values(current_account=None)
             )
             audit(db, now, f"user:{viewer.user_id}", "account.unlinked", normalised)
+        await self.viewers.changed(viewer.user_id)
 
     async def select(self, viewer: Viewer, number: str) -> str:
         """Make an account the session's current one (SET-1)."""
@@ -154,6 +167,7 @@ class AccountsService:
                 .where(Session.id == viewer.session_id)
                 .values(current_account=normalised)
             )
+        await self.viewers.changed(viewer.user_id)
         return normalised
 
     async def current_of(self, viewer: Viewer) -> str | None:

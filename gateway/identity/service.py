@@ -265,6 +265,7 @@ class IdentityService:
     async def sign_out(self, viewer: Viewer) -> None:
         """End the viewer's session on the server (AUTH-3)."""
         await self.sessions.revoke(viewer.session_id)
+        await self.sessions.cache.changed(viewer.user_id)
 
     # --- contacts ----------------------------------------------------------------------
 
@@ -382,6 +383,7 @@ class IdentityService:
         if await self.limiter.is_exhausted(*attempts):
             raise DomainError(ErrorCode.CODE_ATTEMPTS_EXCEEDED, "code")
         password_hash = await self.passwords.hash(new_password)
+        reset_for: uuid.UUID | None = None
         async with self.store.session() as db:
             user = await self._find_user(db, login)
             contact = await db.get(Contact, (user.id, channel.value)) if user else None
@@ -397,7 +399,10 @@ class IdentityService:
                 await self.sessions.revoke_all(db, user.id)
                 audit(db, now, f"user:{user.id}", "password.reset", user.account_number)
                 await self.limiter.reset(self.limits.sign_in_failures, "user", str(user.id))
-                return
+                reset_for = user.id
+        if reset_for is not None:  # committed: the sessions end on every replica now
+            await self.sessions.cache.changed(reset_for)
+            return
         await self.limiter.hit(*attempts)
         if verdict is Verdict.BURNED or await self.limiter.is_exhausted(*attempts):
             raise DomainError(ErrorCode.CODE_ATTEMPTS_EXCEEDED, "code")
@@ -458,9 +463,11 @@ class IdentityService:
                 await self.sessions.revoke_all(db, user.id)
                 changed = [k for k, v in (("login", new_login), ("password", new_hash)) if v]
                 audit(db, now, f"user:{user.id}", "credentials.changed", "", {"changed": changed})
-                return user.login
+                login = user.login
         except IntegrityError as exc:  # a parallel change took the login
             raise DomainError(ErrorCode.LOGIN_TAKEN, "newLogin") from exc
+        await self.sessions.cache.changed(viewer.user_id)
+        return login
 
     async def _check_login_free(self, db: AsyncSession, user: User, login: str) -> None:
         key = rules.login_key(login)
@@ -486,7 +493,8 @@ class IdentityService:
             ).scalar_one_or_none()
             if user is None:
                 raise DomainError(ErrorCode.CUSTOMER_NOT_FOUND, "accountNumber")
-            await db.execute(delete(User).where(User.id == user.id))
+            user_id = user.id
+            await db.execute(delete(User).where(User.id == user_id))
             audit(
                 db,
                 self.clock.now(),
@@ -495,6 +503,7 @@ class IdentityService:
                 number,
                 {"reason": reason.strip()[:500], "operator": operator.name, "user": str(user.id)},
             )
+        await self.sessions.cache.changed(user_id)
         logger.info("credentials reset by operator", extra={"operator": operator.name})
 
     # --- helpers -------------------------------------------------------------------------

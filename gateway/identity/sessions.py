@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.clock import Clock
+from gateway.identity.viewer_cache import ViewerCache
 from gateway.security.tokens import new_token, token_digest
 from gateway.store.db import Store
 from gateway.store.models import Session, User
@@ -30,6 +31,15 @@ class Viewer:
     """The account the credentials were registered with."""
     session_id: uuid.UUID
     current_account: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSession:
+    """A session as the store last showed it: valid, for ``viewer``."""
+
+    viewer: Viewer
+    last_seen_at: datetime
+    expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -53,11 +63,22 @@ class NewSession:
 class Sessions:
     """Opens, checks and revokes sessions."""
 
-    def __init__(self, store: Store, clock: Clock, *, idle: timedelta, absolute: timedelta):
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        idle: timedelta,
+        absolute: timedelta,
+        cache: ViewerCache | None = None,
+    ):
         self.store = store
         self.clock = clock
         self.idle = idle
         self.absolute = absolute
+        self.cache = cache or ViewerCache(0)
+        """Live sessions remembered for a few seconds (gateway/identity/viewer_cache.py);
+        whoever revokes or changes a session calls ``cache.changed(user_id)`` after commit."""
 
     async def open(self, db: AsyncSession, user: User, client: Client) -> NewSession:
         """Start a session for ``user`` inside the caller's transaction."""
@@ -82,13 +103,27 @@ class Sessions:
         """The viewer of a live session, or None (unknown, revoked, idle or too old)."""
         if not token or len(token) > 128:
             return None
+        digest = token_digest(token)
+        now = self.clock.now()
+        found = await self.cache.session(
+            digest,
+            lambda: self._load(digest),
+            # a remembered session is used until it is due a touch, then read (and touched)
+            usable=lambda live: now - live.last_seen_at < TOUCH_EVERY,
+        )
+        if found is None or found.expires_at <= now or found.last_seen_at + self.idle <= now:
+            return None
+        return found.viewer
+
+    async def _load(self, digest: str) -> tuple[LiveSession, uuid.UUID] | None:
+        """The live session of ``digest`` from the store, touched at most every minute."""
         now = self.clock.now()
         async with self.store.session() as db:
             found = (
                 await db.execute(
                     select(Session, User)
                     .join(User, User.id == Session.user_id)
-                    .where(Session.token_hash == token_digest(token))
+                    .where(Session.token_hash == digest)
                 )
             ).first()
             if found is None:
@@ -102,9 +137,10 @@ class Sessions:
                 return None
             if now - session.last_seen_at >= TOUCH_EVERY:
                 session.last_seen_at = now
-            return Viewer(
+            viewer = Viewer(
                 user.id, user.login, user.account_number, session.id, session.current_account
             )
+            return LiveSession(viewer, session.last_seen_at, session.expires_at), user.id
 
     async def revoke(self, session_id: uuid.UUID) -> None:
         """End one session (sign-out)."""

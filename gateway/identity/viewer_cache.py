@@ -1,0 +1,318 @@
+"""Who a session token is, and which accounts a user has, remembered for a few seconds.
+
+Every request of a signed-in customer needs both, and both used to be two store reads —
+most of the gateway's own work on a warm dashboard (docs/performance.md). They change only
+when the customer signs out, changes credentials, is reset or deleted, links or unlinks an
+account, or switches the current one; each of those calls :meth:`ViewerCache.changed` with the
+user's id **after its transaction commits**, which forgets the user here at once and, through
+the :class:`InvalidationBus`, on every other replica.
+
+Safety rules (docs/scale-out.md, "Session cache"):
+
+- an entry lives at most ``LKK_SESSION_CACHE_SECONDS`` (default 5 s): the bound on staleness
+  should an invalidation message be lost; ``0`` turns the cache off;
+- a read that began before an invalidation is never stored (a generation counter), so a
+  slow read cannot put back what a sign-out just removed;
+- with Redis configured, the cache is used only while this process is subscribed to the
+  invalidation channel; while the subscription is down every request reads the store, and
+  the cache is emptied when it comes back;
+- several processes with no Redis to tell each other (``LKK_WORKERS`` > 1 on one machine)
+  do not cache at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from gateway.observability import Throttle
+
+if TYPE_CHECKING:
+    from gateway.identity.sessions import LiveSession
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "lkk:users-changed"
+"""Redis pub/sub channel: the message is the id of a user whose sessions or accounts changed."""
+
+MAX_ENTRIES = 100_000
+"""Entries per map at most; beyond it the map is emptied (memory stays bounded)."""
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry(Generic[V]):
+    value: V
+    user_id: uuid.UUID
+    stored_at: float
+
+
+class InvalidationBus:
+    """Tells this process's cache that a user changed; the base class is one process alone."""
+
+    def __init__(self) -> None:
+        self.on_change: Callable[[uuid.UUID], None] = lambda user_id: None
+        self.on_reset: Callable[[], None] = lambda: None
+
+    @property
+    def connected(self) -> bool:
+        """Whether changes made by other processes reach this one."""
+        return True
+
+    async def start(self) -> None:
+        """Nothing to connect."""
+
+    async def close(self) -> None:
+        """Nothing to disconnect."""
+
+    async def publish(self, user_id: uuid.UUID) -> None:
+        """This process is all there is: :meth:`ViewerCache.changed` already forgot it."""
+
+
+class RedisInvalidationBus(InvalidationBus):
+    """Invalidations to and from every replica over Redis pub/sub."""
+
+    def __init__(
+        self, url: str, *, reconnect_seconds: float = 1.0, connect_wait: float = 5.0
+    ) -> None:
+        super().__init__()
+        self.url = url
+        self.reconnect_seconds = reconnect_seconds
+        self.connect_wait = connect_wait
+        self._redis: Redis | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+        self.publish_failures = 0
+        self._log = Throttle()
+
+    @property
+    def connected(self) -> bool:
+        return self._subscribed.is_set()
+
+    async def start(self) -> None:
+        """Connect and subscribe; returns once subscribed or after a few seconds (the
+        listening task keeps trying, and the cache stays unused meanwhile)."""
+        self._redis = Redis.from_url(self.url)
+        self._task = asyncio.create_task(self._receive(), name="users-changed-redis")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._subscribed.wait(), timeout=self.connect_wait)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+    async def publish(self, user_id: uuid.UUID) -> None:
+        if self._redis is None:
+            return
+        try:
+            await self._redis.publish(CHANNEL, str(user_id))
+        except (RedisError, OSError) as exc:
+            # Other replicas forget the user when their entries expire (the TTL bound).
+            self.publish_failures += 1
+            if self._log.allows():
+                logger.warning(
+                    "user change not published to Redis: %s (%d failures so far)",
+                    type(exc).__name__,
+                    self.publish_failures,
+                )
+
+    async def _receive(self) -> None:
+        assert self._redis is not None
+        while True:
+            try:
+                async with self._redis.pubsub() as pubsub:
+                    await pubsub.subscribe(CHANNEL)
+                    self.on_reset()  # whatever was missed while away is forgotten
+                    self._subscribed.set()
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            self._dispatch(message["data"])
+            except (RedisError, OSError) as exc:
+                if self._log.allows():
+                    logger.warning("user changes: Redis subscription lost: %s", type(exc).__name__)
+            self._subscribed.clear()
+            self.on_reset()
+            await asyncio.sleep(self.reconnect_seconds)
+
+    def _dispatch(self, data: bytes | str) -> None:
+        text = data.decode() if isinstance(data, bytes) else str(data)
+        try:
+            user_id = uuid.UUID(text)
+        except ValueError:
+            logger.warning("user changes: ignored a malformed message")
+            return
+        self.on_change(user_id)
+
+
+class _Memo(Generic[K, V]):
+    """One map of the cache: key → value of one user, with the generation rule."""
+
+    def __init__(self) -> None:
+        self.entries: dict[K, _Entry[V]] = {}
+        self.by_user: dict[uuid.UUID, set[K]] = {}
+
+    def get(self, key: K, ttl: float, now: float) -> V | None:
+        entry = self.entries.get(key)
+        if entry is None:
+            return None
+        if now - entry.stored_at >= ttl:
+            self._drop(key)
+            return None
+        return entry.value
+
+    def put(self, key: K, value: V, user_id: uuid.UUID, now: float) -> None:
+        if len(self.entries) >= MAX_ENTRIES:
+            self.clear()
+        self.entries[key] = _Entry(value, user_id, now)
+        self.by_user.setdefault(user_id, set()).add(key)
+
+    def forget(self, user_id: uuid.UUID) -> None:
+        for key in self.by_user.pop(user_id, ()):
+            self.entries.pop(key, None)
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self.by_user.clear()
+
+    def _drop(self, key: K) -> None:
+        entry = self.entries.pop(key, None)
+        if entry is not None:
+            keys = self.by_user.get(entry.user_id)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self.by_user[entry.user_id]
+
+
+class ViewerCache:
+    """Per-process memo of live sessions (by token digest) and linked accounts (by user)."""
+
+    def __init__(self, ttl: float, bus: InvalidationBus | None = None) -> None:
+        self.ttl = ttl
+        self.bus = bus or InvalidationBus()
+        self.bus.on_change = self._forget
+        self.bus.on_reset = self.clear
+        self._generation = 0
+        self.sessions: _Memo[str, LiveSession] = _Memo()
+        self.accounts: _Memo[uuid.UUID, tuple[str, ...]] = _Memo()
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def active(self) -> bool:
+        """Whether entries may be used now (on, and hearing the other replicas)."""
+        return self.ttl > 0 and self.bus.connected
+
+    async def session(
+        self,
+        digest: str,
+        load: Callable[[], Awaitable[tuple[LiveSession, uuid.UUID] | None]],
+        usable: Callable[[LiveSession], bool],
+    ) -> LiveSession | None:
+        """The live session of the token with ``digest``: remembered if ``usable`` says so,
+        else what ``load`` answers (the session and its user's id, or None for no live
+        session, which is not remembered)."""
+        return await self._through(self.sessions, digest, load, usable)
+
+    async def accounts_of_users(
+        self,
+        user_ids: Sequence[uuid.UUID],
+        load: Callable[[list[uuid.UUID]], Awaitable[dict[uuid.UUID, tuple[str, ...]]]],
+    ) -> list[tuple[str, ...]]:
+        """Each user's account numbers: the cached ones, and the others read by one
+        ``load`` of the users missing (a DataLoader batch stays one query)."""
+        if not self.active:
+            loaded = await load(list(user_ids))
+            return [loaded[user_id] for user_id in user_ids]
+        now = time.monotonic()
+        found: dict[uuid.UUID, tuple[str, ...]] = {}
+        for user_id in user_ids:
+            cached = self.accounts.get(user_id, self.ttl, now)
+            if cached is not None:
+                found[user_id] = cached
+        self.hits += len(found)
+        missing = [user_id for user_id in dict.fromkeys(user_ids) if user_id not in found]
+        if missing:
+            self.misses += len(missing)
+            generation = self._generation
+            loaded = await load(missing)
+            found.update(loaded)
+            if generation == self._generation and self.active:
+                for user_id in missing:
+                    self.accounts.put(user_id, loaded[user_id], user_id, now)
+        return [found[user_id] for user_id in user_ids]
+
+    async def _through(
+        self,
+        memo: _Memo[K, V],
+        key: K,
+        load: Callable[[], Awaitable[tuple[V, uuid.UUID] | None]],
+        usable: Callable[[V], bool],
+    ) -> V | None:
+        if not self.active:
+            loaded = await load()
+            return None if loaded is None else loaded[0]
+        now = time.monotonic()
+        value = memo.get(key, self.ttl, now)
+        if value is not None and usable(value):
+            self.hits += 1
+            return value
+        self.misses += 1
+        generation = self._generation
+        loaded = await load()
+        if loaded is None:
+            return None
+        value, user_id = loaded
+        if generation == self._generation and self.active:
+            memo.put(key, value, user_id, now)
+        return value
+
+    async def changed(self, user_id: uuid.UUID) -> None:
+        """A user's sessions or accounts changed (call after the commit): forget them here
+        and tell the other replicas."""
+        self._forget(user_id)
+        await self.bus.publish(user_id)
+
+    def _forget(self, user_id: uuid.UUID) -> None:
+        self._generation += 1
+        self.sessions.forget(user_id)
+        self.accounts.forget(user_id)
+
+    def clear(self) -> None:
+        """Forget everything (the invalidation channel was lost or came back)."""
+        self._generation += 1
+        self.sessions.clear()
+        self.accounts.clear()
+
+    async def start(self) -> None:
+        """Connect the invalidation bus."""
+        await self.bus.start()
+
+    async def close(self) -> None:
+        """Disconnect the invalidation bus."""
+        await self.bus.close()
+
+
+def make_viewer_cache(ttl: float, *, redis_url: str, workers: int) -> ViewerCache:
+    """The cache for these settings: shared invalidations over Redis when configured; off
+    when several processes could not tell each other about a sign-out."""
+    if redis_url:
+        return ViewerCache(ttl, RedisInvalidationBus(redis_url))
+    return ViewerCache(ttl if workers == 1 else 0.0)

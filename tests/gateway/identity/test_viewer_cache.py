@@ -1,0 +1,147 @@
+"""Sessions and linked accounts remembered for a few seconds (gateway/identity/viewer_cache.py):
+a warm dashboard reads nothing from the store, and every change is seen on the next request.
+Across replicas over Redis: tests/scale/test_identity_across_replicas.py."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from sqlalchemy import event
+from starlette.applications import Starlette
+
+from gateway.identity.viewer_cache import RedisInvalidationBus, ViewerCache
+from gateway.services import Services
+from tests.gateway.accounts.test_accounts_api import DASHBOARD, SELECT, UNLINK
+from tests.gateway.journeys import link, sign_in_demo
+from tests.support import graphql
+
+ME = "query { me { login currentAccount { number } accounts { number } } }"
+
+
+@contextmanager
+def store_statements(app: Starlette) -> Iterator[list[str]]:
+    """The SQL statements the store runs inside the block."""
+    services: Services = app.state.services
+    engine = services.store.engine.sync_engine
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def test_a_warm_dashboard_reads_nothing_from_the_store(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    # Given a signed-in customer whose dashboard was read once
+    headers = await sign_in_demo(client)
+    first = await graphql(client, DASHBOARD, headers=headers)
+    assert "errors" not in first, first
+
+    # When it is read again at once
+    with store_statements(app) as statements:
+        second = await graphql(client, DASHBOARD, headers=headers)
+
+    # Then the session and the linked accounts came from memory
+    assert second == first
+    assert statements == []
+
+
+async def test_sign_out_ends_a_remembered_session_at_once(client: httpx.AsyncClient) -> None:
+    headers = await sign_in_demo(client)
+    assert (await graphql(client, ME, headers=headers))["data"]["me"] is not None
+
+    out = await graphql(client, "mutation { signOut { signedOut } }", headers=headers)
+    assert out["data"]["signOut"]["signedOut"] is True
+
+    assert (await graphql(client, ME, headers=headers))["data"]["me"] is None
+
+
+async def test_linking_unlinking_and_switching_are_seen_by_the_next_request(
+    client: httpx.AsyncClient,
+) -> None:
+    # Given a customer whose account list is remembered
+    headers = await sign_in_demo(client)
+    before = await graphql(client, ME, headers=headers)
+    assert [a["number"] for a in before["data"]["me"]["accounts"]] == ["7200000001"]
+
+    # When they link a second account, switch to it, then unlink it
+    await link(client, headers, "7200000004", "Иванова")
+    linked = await graphql(client, ME, headers=headers)
+    selected = await graphql(client, SELECT, {"number": "7200000004"}, headers=headers)
+    switched = await graphql(client, ME, headers=headers)
+    unlinked = await graphql(client, UNLINK, {"number": "7200000004"}, headers=headers)
+    after = await graphql(client, ME, headers=headers)
+
+    # Then each answer shows the change just made
+    assert [a["number"] for a in linked["data"]["me"]["accounts"]] == [
+        "7200000001",
+        "7200000004",
+    ]
+    assert "errors" not in selected, selected
+    assert switched["data"]["me"]["currentAccount"] == {"number": "7200000004"}
+    assert "errors" not in unlinked, unlinked
+    assert [a["number"] for a in after["data"]["me"]["accounts"]] == ["7200000001"]
+    assert after["data"]["me"]["currentAccount"] == {"number": "7200000001"}
+
+
+async def test_a_read_that_began_before_a_change_is_not_remembered() -> None:
+    # Given a cache and a slow store read of a user's accounts
+    cache = ViewerCache(60)
+    user = uuid.uuid4()
+    reading = asyncio.Event()
+    release = asyncio.Event()
+    reads = 0
+
+    async def load(user_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, ...]]:
+        nonlocal reads
+        reads += 1
+        reading.set()
+        await release.wait()
+        return {user_id: ("7200000001",) for user_id in user_ids}
+
+    # When the user changes while the read is under way
+    slow = asyncio.create_task(cache.accounts_of_users([user], load))
+    await reading.wait()
+    await cache.changed(user)
+    release.set()
+    assert await slow == [("7200000001",)]
+
+    # Then what the read found is not kept: the next request reads again
+    await cache.accounts_of_users([user], load)
+    assert reads == 2
+
+
+async def test_without_its_invalidation_channel_the_cache_is_not_used() -> None:
+    # Given a cache whose Redis cannot be reached (nothing listens on port 9)
+    bus = RedisInvalidationBus("redis://127.0.0.1:9/0", connect_wait=0.2)
+    cache = ViewerCache(60, bus)
+    await cache.start()
+    reads = 0
+
+    async def load(user_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, ...]]:
+        nonlocal reads
+        reads += 1
+        return {user_id: ("7200000001",) for user_id in user_ids}
+
+    # When the same user is read twice
+    try:
+        user = uuid.uuid4()
+        await cache.accounts_of_users([user], load)
+        await cache.accounts_of_users([user], load)
+    finally:
+        await cache.close()
+
+    # Then both reads went to the store: a sign-out elsewhere could not reach this process
+    assert not cache.active
+    assert reads == 2
