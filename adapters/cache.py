@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from aiocache import BaseCache, SimpleMemoryCache
 
+from adapters import freshness
 from adapters.errors import UpstreamUnavailable
 
 T = TypeVar("T")
@@ -72,7 +73,7 @@ class UpstreamCache:
         namespace: str = "lkk",
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.backend: BaseCache = backend if backend is not None else SimpleMemoryCache()
+        self.backend: BaseCache = backend if backend is not None else memory_cache()
         self.namespace = namespace
         self._clock = clock
         self._inflight: dict[str, asyncio.Future[Any]] = {}
@@ -95,15 +96,18 @@ class UpstreamCache:
         now = self._clock()
         if entry is not None and now - entry.fetched_at < policy.ttl:
             self.hits += 1
+            freshness.fresh_for(entry.fetched_at + policy.ttl - now)
             return Cached(entry.value, _as_datetime(entry.fetched_at), stale=False)
         self.misses += 1
         try:
             value: T = await self._load_once(full_key, policy, load)
         except UpstreamUnavailable:
+            freshness.spoil()
             if entry is None:
                 raise
             self.stale_served += 1
             return Cached(entry.value, _as_datetime(entry.fetched_at), stale=True)
+        freshness.fresh_for(policy.ttl)
         return Cached(value, _as_datetime(self._clock()), stale=False)
 
     async def _load_once(
@@ -116,7 +120,8 @@ class UpstreamCache:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._inflight[full_key] = future
         try:
-            value = await load()
+            with freshness.cache_loading():
+                value = await load()
         except asyncio.CancelledError:
             future.cancel()
             raise
@@ -153,6 +158,7 @@ class UpstreamCache:
             entry: _Entry | None = await self.backend.get(self._key(policy, key))
             if entry is not None and now - entry.fetched_at < policy.ttl:
                 self.hits += 1
+                freshness.fresh_for(entry.fetched_at + policy.ttl - now)
                 found[key] = Cached(entry.value, _as_datetime(entry.fetched_at), stale=False)
             else:
                 entries[key] = entry
@@ -173,6 +179,7 @@ class UpstreamCache:
             try:
                 known, value, fetched_at = await asyncio.shield(outcome)
             except UpstreamUnavailable as exc:
+                freshness.spoil()
                 entry = entries[key]
                 if entry is None:
                     found[key] = exc
@@ -180,6 +187,10 @@ class UpstreamCache:
                     self.stale_served += 1
                     found[key] = Cached(entry.value, _as_datetime(entry.fetched_at), stale=True)
                 continue
+            if known:
+                freshness.fresh_for(fetched_at + policy.ttl - self._clock())
+            else:  # not cached: asked of the upstream again next time
+                freshness.spoil()
             found[key] = Cached(value, _as_datetime(fetched_at), stale=False) if known else None
         return found
 
@@ -198,7 +209,8 @@ class UpstreamCache:
         for key in keys:
             futures[key] = self._inflight_many[self._key(policy, key)] = loop.create_future()
         try:
-            loaded = await load_many(keys)
+            with freshness.cache_loading():
+                loaded = await load_many(keys)
         except asyncio.CancelledError:
             for future in futures.values():
                 future.cancel()
@@ -229,6 +241,13 @@ class UpstreamCache:
     async def invalidate(self, policy: CachePolicy, key: str) -> None:
         """Forget one value (after a write that changes it)."""
         await self.backend.delete(self._key(policy, key))
+
+
+def memory_cache() -> SimpleMemoryCache:
+    """This process's memory as a cache backend. Without aiocache's per-call timeout: memory
+    cannot hang, and the timeout wraps every lookup in ``asyncio.wait_for`` (a task per call
+    before Python 3.12; 6 % of a warm dashboard's CPU, docs/performance.md)."""
+    return SimpleMemoryCache(timeout=None)
 
 
 def _as_datetime(epoch: float) -> datetime:

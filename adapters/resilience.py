@@ -26,6 +26,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from adapters import freshness
 from adapters.errors import CircuitOpen, UpstreamRejected, UpstreamUnavailable
 
 T = TypeVar("T")
@@ -211,6 +212,7 @@ class Resilience:
         idempotency key the upstream honours.
         """
         self.budget.record_call()
+        freshness.upstream_called()  # an answer carrying this is not kept unless cached
         with self.tracer.start_as_current_span(
             f"{self.upstream} call",
             kind=SpanKind.CLIENT,

@@ -701,10 +701,10 @@ def main(argv: list[str] | None = None) -> int:
     date = dt.datetime.now(dt.UTC).date().isoformat()
     args.out.mkdir(parents=True, exist_ok=True)
     written: list[dict[str, Any]] = []
-    info = machine()
     try:
         bench.start_emulators()
         bench.prepare_peers()
+        info = machine()  # after the peers are installed: their versions are part of it
         bench.define_servers()
         token = bench.sign_in()
         endpoints = Endpoints(

@@ -32,6 +32,7 @@ from gateway.cache_backend import upstream_cache
 from gateway.clock import Clock
 from gateway.http import health, pages, payment_pages, receipts, webhooks
 from gateway.http.graphql_http import GraphQLOverHTTP
+from gateway.http.response_cache import ResponseCache
 from gateway.http.security_headers import web_security
 from gateway.identity.apikeys import ApiKeys
 from gateway.identity.codes import Codes
@@ -214,6 +215,12 @@ def build_services(
         outbox=outbox,
         cache=cache,
         operations=OperationStats(),
+        responses=ResponseCache(
+            viewers,
+            settings.response_cache_seconds,
+            clock,
+            ZoneInfo(settings.utility_timezone),
+        ),
         diagnostics=Diagnostics(
             store,
             clock,

@@ -43,11 +43,11 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from aiocache import BaseCache, SimpleMemoryCache
+from aiocache import BaseCache
 from aiocache.backends.redis import RedisCache
 from aiocache.serializers import BaseSerializer
 
-from adapters.cache import UpstreamCache
+from adapters.cache import UpstreamCache, memory_cache
 from gateway.clock import Clock
 from gateway.observability import Throttle
 from gateway.settings import Settings
@@ -306,7 +306,7 @@ def upstream_cache(settings: Settings, clock: Clock) -> UpstreamCache:
         return clock.now().timestamp()
 
     if not settings.redis_url:
-        return UpstreamCache(SimpleMemoryCache(), clock=epoch)
+        return UpstreamCache(memory_cache(), clock=epoch)
     backend = FailSafeCache(
         redis_cache(
             settings.redis_url,

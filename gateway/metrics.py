@@ -63,7 +63,8 @@ CATALOGUE: tuple[MetricDoc, ...] = (
         "lkk_graphql_operations",
         "counter",
         ("operation", "type", "outcome"),
-        "GraphQL operations by name, type and outcome (ok, errors, refused).",
+        "GraphQL operations by name, type and outcome (ok, errors, refused, kept: answered "
+        "from the response cache).",
     ),
     MetricDoc(
         "lkk_graphql_operation_seconds",
@@ -99,6 +100,13 @@ CATALOGUE: tuple[MetricDoc, ...] = (
         ("result",),
         "Cache lookups of upstream data: hit (fresh), miss (loaded), stale (served stale while "
         "the upstream was down).",
+    ),
+    MetricDoc(
+        "lkk_viewer_cache_lookups",
+        "counter",
+        ("cache", "result"),
+        "Per-process caches of customers (docs/scale-out.md): sessions and linked accounts "
+        "(cache=viewer: hit, miss) and kept answers (cache=response: hit, miss, kept).",
     ),
     MetricDoc(
         "lkk_outbox_writes",
@@ -170,7 +178,7 @@ class OperationStats:
     _names: set[str] = field(default_factory=set)
 
     def observe(self, name: str | None, kind: str, outcome: str, seconds: float) -> None:
-        """Count one operation (``outcome``: ``ok``, ``errors`` or ``refused``)."""
+        """Count one operation (``outcome``: ``ok``, ``errors``, ``refused`` or ``kept``)."""
         label = self._label(name)
         key = (label, kind, outcome)
         self.counts[key] = self.counts.get(key, 0) + 1
@@ -248,6 +256,14 @@ class GatewayCollector(Collector):
         lookups.add_metric(["miss"], cache.misses)
         lookups.add_metric(["stale"], cache.stale_served)
         yield lookups
+        responses = self.services.responses
+        viewers = _family("lkk_viewer_cache_lookups")
+        viewers.add_metric(["viewer", "hit"], responses.viewers.hits)
+        viewers.add_metric(["viewer", "miss"], responses.viewers.misses)
+        viewers.add_metric(["response", "hit"], responses.stats.hits)
+        viewers.add_metric(["response", "miss"], responses.stats.misses)
+        viewers.add_metric(["response", "kept"], responses.stats.kept)
+        yield viewers
 
     def _outbox(self) -> Iterator[Metric]:
         outbox = self.services.outbox

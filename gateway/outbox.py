@@ -52,6 +52,7 @@ class OutboxState(StrEnum):
 
 
 Handler = Callable[[Mapping[str, Any], str], Awaitable[Mapping[str, Any]]]
+Listener = Callable[["Entry"], Awaitable[None]]
 """Delivers one write (its payload and dedup key); returns what to keep as its result.
 Raises :class:`UpstreamRejected` for a refusal, any other :class:`LegacyError` to retry."""
 
@@ -88,6 +89,8 @@ class Entry:
     created_at: datetime
     finished_at: datetime | None
     params_sha256: str
+    user_id: uuid.UUID | None = None
+    """The customer whose request made the write, if a customer's."""
 
     @classmethod
     def of(cls, row: OutboxMessage) -> Entry:
@@ -105,6 +108,7 @@ class Entry:
             created_at=row.created_at,
             finished_at=row.finished_at,
             params_sha256=row.params_sha256,
+            user_id=row.user_id,
         )
 
 
@@ -122,6 +126,7 @@ class Outbox:
         self.clock = clock
         self.policy = policy
         self.handlers: dict[str, Handler] = {}
+        self.listeners: dict[str, list[Listener]] = {}
         self.worker_id = uuid.uuid4().hex[:12]
         self.delivered = 0
         self.retried = 0
@@ -132,6 +137,19 @@ class Outbox:
     def register(self, kind: str, handler: Handler) -> None:
         """Deliver writes of ``kind`` with ``handler``."""
         self.handlers[kind] = handler
+
+    def listen(self, kind: str, listener: Listener) -> None:
+        """Call ``listener`` with each write of ``kind`` once it has settled (delivered,
+        rejected or dead-lettered), after the commit."""
+        self.listeners.setdefault(kind, []).append(listener)
+
+    async def _announce(self, entry: Entry) -> Entry:
+        for listener in self.listeners.get(entry.kind, ()):
+            try:
+                await listener(entry)
+            except Exception:  # a listener's failure must not undo a settled write
+                logger.exception("outbox listener failed", extra={"outbox_id": str(entry.id)})
+        return entry
 
     async def record(
         self,
@@ -249,7 +267,7 @@ class Outbox:
                 "outbox write rejected upstream",
                 extra={"outbox_id": str(entry.id), "kind": entry.kind, "reason": error},
             )
-        return await self._reload(entry)
+        return await self._announce(await self._reload(entry))
 
     async def _fail(self, entry: Entry, error: str) -> Entry:
         attempts = entry.attempts + 1
@@ -285,7 +303,8 @@ class Outbox:
                 "outbox write will be retried",
                 extra={"outbox_id": str(entry.id), "attempts": attempts, "error": error},
             )
-        return await self._reload(entry)
+        settled = await self._reload(entry)
+        return await self._announce(settled) if dead else settled
 
     async def _reload(self, entry: Entry) -> Entry:
         async with self.store.session() as db:

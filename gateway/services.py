@@ -9,6 +9,7 @@ from gateway.access.service import ApiAccess
 from gateway.accounts.service import AccountsService
 from gateway.billing import BillingServices
 from gateway.clock import Clock
+from gateway.http.response_cache import ResponseCache
 from gateway.identity.apikeys import ApiKeys
 from gateway.identity.service import IdentityService
 from gateway.metrics import OperationStats
@@ -42,6 +43,8 @@ class Services:
     outbox: Outbox
     cache: UpstreamCache
     operations: OperationStats
+    responses: ResponseCache
+    """Customers' answers kept for a few seconds (``gateway/http/response_cache.py``)."""
     diagnostics: Diagnostics
     """GraphQL operations counted for /metrics."""
     api_keys: ApiKeys

@@ -171,6 +171,11 @@ class Settings(BaseSettings):
     forget them at once on every replica (over Redis when ``LKK_REDIS_URL`` is set). The
     bound on staleness should such a message be lost. ``0`` turns the cache off; it is off
     anyway with ``LKK_WORKERS`` > 1 and no Redis."""
+    response_cache_seconds: Annotated[float, Field(ge=0, le=60)] = 5.0
+    """A signed-in customer's answer to a query is kept this long at most (less when the
+    upstream data in it stops being fresh sooner) and given again to the same session for
+    the same request; any change of theirs forgets it on every replica. ``0`` turns it off;
+    it is off, like the session cache, with ``LKK_WORKERS`` > 1 and no Redis."""
     session_cookie_secure: bool = True
     """Mark the session cookie ``Secure`` (browsers accept it on http://localhost too)."""
     code_ttl_seconds: Annotated[int, Field(ge=30)] = 300

@@ -13,6 +13,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from gateway.settings import Settings
 from schema.accounts import AccountsMutation, AccountsQuery
+from schema.answers import answers
 from schema.documents import DocumentValidationCache, ValidatedDocuments
 from schema.identity import IdentityMutation, IdentityQuery
 from schema.limits import limit_extensions
@@ -67,6 +68,7 @@ def build_schema(
         extensions=[
             error_policy,  # outermost: masks what every other extension leaves
             OperationMetrics,
+            answers,  # what the response cache may keep, and what it must forget
             *tracing,
             lambda: ParserCache(maxsize=512),
             lambda: DocumentValidationCache(validated),

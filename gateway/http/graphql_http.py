@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -55,8 +56,10 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from adapters import freshness
 from gateway.access.operations import document_id, parse_document_id
 from gateway.access.usage import LimitExceeded
+from gateway.http.response_cache import KeptAnswer
 from gateway.http.security_headers import graphiql_policy
 from gateway.observability import request_id_var
 from gateway.security.web import credentials
@@ -65,6 +68,7 @@ from schema.context import Context
 from schema.errors import GraphQLErrorCode
 from schema.protection import internal_message, masked
 from schema.usage import rate_limited
+from schema.usage.budget import caller_of
 
 logger = logging.getLogger(__name__)
 
@@ -271,12 +275,40 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
             except LimitExceeded as exceeded:
                 raise _limited(exceeded) from None
         query, apq_digest = await self._document(params, context, services)
+        keeper, viewer = services.responses, context.viewer
+        key = (
+            keeper.key(viewer.session_id, query, params.operation_name, params.variables)
+            if viewer is not None and context.principal is None
+            else None
+        )
+        if key is not None:
+            started = time.perf_counter()
+            kept = keeper.get(key)
+            if kept is not None and await _pay(kept, context, services):
+                services.operations.observe(
+                    kept.operation_name, "query", "kept", time.perf_counter() - started
+                )
+                return _kept(kept, media)
+        began = keeper.viewers.tick
+        tracked = freshness.track()
         result = await self._execute(request, params, query, context)
         errors = [masked(error) for error in result.errors or ()]
         ran = not _is_request_error(result.data, errors)
         if apq_digest is not None and ran:
             await services.access.apq.put(apq_digest, query)
-        return self._answer(result, errors, ran=ran, media=media, sub_response=sub_response)
+        response = self._answer(result, errors, ran=ran, media=media, sub_response=sub_response)
+        if (
+            key is not None
+            and viewer is not None
+            and ran
+            and not errors
+            and not result.extensions
+            and not sub_response.status_code
+            and "set-cookie" not in sub_response.headers
+        ):
+            body = bytes(response.body)
+            keeper.keep(key, body, viewer.user_id, tracked, began)
+        return response
 
     async def _params(self, request: Request, max_bytes: int) -> GraphQLParams:
         if request.method == "GET":
@@ -578,6 +610,25 @@ def _limited(exceeded: LimitExceeded) -> Refusal:
         headers={"retry-after": str(max(math.ceil(exceeded.retry_after), 1))},
         extensions=extensions,
     )
+
+
+async def _pay(kept: KeptAnswer, context: Context, services: Services) -> bool:
+    """Charge a kept answer's cost like a run one; False when over budget (the request then
+    runs, and is refused, as usual)."""
+    if kept.cost <= 0:
+        return True
+    try:
+        await services.access.usage.charge(caller_of(context), kept.cost)
+    except LimitExceeded:
+        return False
+    return True
+
+
+def _kept(kept: KeptAnswer, media: str) -> Response:
+    """A kept answer as it was first given (200 with its data, whatever the media type)."""
+    response = Response(kept.body, status_code=200, media_type=f"{media}; charset=utf-8")
+    _no_store(response)
+    return response
 
 
 def _no_store(response: Response) -> None:

@@ -11,8 +11,9 @@ Safety rules (docs/scale-out.md, "Session cache"):
 
 - an entry lives at most ``LKK_SESSION_CACHE_SECONDS`` (default 5 s): the bound on staleness
   should an invalidation message be lost; ``0`` turns the cache off;
-- a read that began before an invalidation is never stored (a generation counter), so a
-  slow read cannot put back what a sign-out just removed;
+- a read that began before an invalidation of its user (or before the cache was emptied) is
+  never stored (a tick counter), so a slow read cannot put back what a sign-out just
+  removed; other users' changes do not stop it;
 - with Redis configured, the cache is used only while this process is subscribed to the
   invalidation channel; while the subscription is down every request reads the store, and
   the cache is emptied when it comes back;
@@ -27,7 +28,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
@@ -55,7 +56,8 @@ V = TypeVar("V")
 class _Entry(Generic[V]):
     value: V
     user_id: uuid.UUID
-    stored_at: float
+    expires_at: float
+    """``time.monotonic()`` from which the entry is not used."""
 
 
 class InvalidationBus:
@@ -162,25 +164,25 @@ class RedisInvalidationBus(InvalidationBus):
 
 
 class _Memo(Generic[K, V]):
-    """One map of the cache: key → value of one user, with the generation rule."""
+    """One map of the cache: key → value of one user, kept until each entry expires."""
 
     def __init__(self) -> None:
         self.entries: dict[K, _Entry[V]] = {}
         self.by_user: dict[uuid.UUID, set[K]] = {}
 
-    def get(self, key: K, ttl: float, now: float) -> V | None:
+    def get(self, key: K, now: float) -> V | None:
         entry = self.entries.get(key)
         if entry is None:
             return None
-        if now - entry.stored_at >= ttl:
+        if now >= entry.expires_at:
             self._drop(key)
             return None
         return entry.value
 
-    def put(self, key: K, value: V, user_id: uuid.UUID, now: float) -> None:
+    def put(self, key: K, value: V, user_id: uuid.UUID, expires_at: float) -> None:
         if len(self.entries) >= MAX_ENTRIES:
             self.clear()
-        self.entries[key] = _Entry(value, user_id, now)
+        self.entries[key] = _Entry(value, user_id, expires_at)
         self.by_user.setdefault(user_id, set()).add(key)
 
     def forget(self, user_id: uuid.UUID) -> None:
@@ -202,16 +204,23 @@ class _Memo(Generic[K, V]):
 
 
 class ViewerCache:
-    """Per-process memo of live sessions (by token digest) and linked accounts (by user)."""
+    """Per-process memo of live sessions (by token digest), linked accounts (by user) and
+    the answers given to customers (``gateway/http/response_cache.py``), all forgotten
+    together when their user changes."""
 
     def __init__(self, ttl: float, bus: InvalidationBus | None = None) -> None:
         self.ttl = ttl
         self.bus = bus or InvalidationBus()
         self.bus.on_change = self._forget
         self.bus.on_reset = self.clear
-        self._generation = 0
+        self._tick = 0
+        """Counts forgettings; reads remember the tick they began at."""
+        self._changed_at: dict[uuid.UUID, int] = {}
+        """The tick of each user's latest forgetting."""
+        self._cleared_at = 0
         self.sessions: _Memo[str, LiveSession] = _Memo()
         self.accounts: _Memo[uuid.UUID, tuple[str, ...]] = _Memo()
+        self.responses: _Memo[Hashable, object] = _Memo()
         self.hits = 0
         self.misses = 0
 
@@ -244,19 +253,20 @@ class ViewerCache:
         now = time.monotonic()
         found: dict[uuid.UUID, tuple[str, ...]] = {}
         for user_id in user_ids:
-            cached = self.accounts.get(user_id, self.ttl, now)
+            cached = self.accounts.get(user_id, now)
             if cached is not None:
                 found[user_id] = cached
         self.hits += len(found)
         missing = [user_id for user_id in dict.fromkeys(user_ids) if user_id not in found]
         if missing:
             self.misses += len(missing)
-            generation = self._generation
+            began = self._tick
             loaded = await load(missing)
             found.update(loaded)
-            if generation == self._generation and self.active:
+            if self.active:
                 for user_id in missing:
-                    self.accounts.put(user_id, loaded[user_id], user_id, now)
+                    if self._unchanged_since(began, user_id):
+                        self.accounts.put(user_id, loaded[user_id], user_id, now + self.ttl)
         return [found[user_id] for user_id in user_ids]
 
     async def _through(
@@ -270,36 +280,80 @@ class ViewerCache:
             loaded = await load()
             return None if loaded is None else loaded[0]
         now = time.monotonic()
-        value = memo.get(key, self.ttl, now)
+        value = memo.get(key, now)
         if value is not None and usable(value):
             self.hits += 1
             return value
         self.misses += 1
-        generation = self._generation
+        began = self._tick
         loaded = await load()
         if loaded is None:
             return None
         value, user_id = loaded
-        if generation == self._generation and self.active:
-            memo.put(key, value, user_id, now)
+        if self.active and self._unchanged_since(began, user_id):
+            memo.put(key, value, user_id, now + self.ttl)
         return value
 
+    @property
+    def tick(self) -> int:
+        """Where forgetting stands now: read it before the work whose result is to be kept,
+        and pass it to :meth:`keep_response`."""
+        return self._tick
+
+    def _unchanged_since(self, began: int, user_id: uuid.UUID) -> bool:
+        """Whether nothing of ``user_id`` was forgotten since tick ``began``."""
+        return self._cleared_at <= began and self._changed_at.get(user_id, 0) <= began
+
+    def response(self, key: Hashable) -> object | None:
+        """An answer kept under ``key`` and still good, if the cache may be used now."""
+        if not self.active:
+            return None
+        return self.responses.get(key, time.monotonic())
+
+    def keep_response(
+        self,
+        key: Hashable,
+        answer: object,
+        user_id: uuid.UUID,
+        *,
+        until: float,
+        began: int,
+    ) -> bool:
+        """Keep ``answer`` of ``user_id`` until ``until`` (``time.monotonic()``), unless the
+        cache may not be used now or the user was forgotten since tick ``began``. Whether
+        kept."""
+        if (
+            not self.active
+            or not self._unchanged_since(began, user_id)
+            or until <= time.monotonic()
+        ):
+            return False
+        self.responses.put(key, answer, user_id, until)
+        return True
+
     async def changed(self, user_id: uuid.UUID) -> None:
-        """A user's sessions or accounts changed (call after the commit): forget them here
-        and tell the other replicas."""
+        """A user's sessions, accounts or data changed (call after the commit): forget them
+        and the answers given to them here, and tell the other replicas."""
         self._forget(user_id)
         await self.bus.publish(user_id)
 
     def _forget(self, user_id: uuid.UUID) -> None:
-        self._generation += 1
+        if len(self._changed_at) >= MAX_ENTRIES:
+            self.clear()  # keeps the map bounded; forgetting everything is always safe
+        self._tick += 1
+        self._changed_at[user_id] = self._tick
         self.sessions.forget(user_id)
         self.accounts.forget(user_id)
+        self.responses.forget(user_id)
 
     def clear(self) -> None:
         """Forget everything (the invalidation channel was lost or came back)."""
-        self._generation += 1
+        self._tick += 1
+        self._cleared_at = self._tick
+        self._changed_at.clear()
         self.sessions.clear()
         self.accounts.clear()
+        self.responses.clear()
 
     async def start(self) -> None:
         """Connect the invalidation bus."""

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.billing.history import PaymentStatus
 from gateway.clock import Clock
+from gateway.identity.viewer_cache import ViewerCache
 from gateway.payments.broker import PaymentEvents
 from gateway.payments.metrics import PaymentMetrics
 from gateway.payments.records import PaymentRecord
@@ -32,12 +33,19 @@ class PaymentLedger:
     """Reads and changes payment rows; announces status changes."""
 
     def __init__(
-        self, store: Store, clock: Clock, events: PaymentEvents, metrics: PaymentMetrics
+        self,
+        store: Store,
+        clock: Clock,
+        events: PaymentEvents,
+        metrics: PaymentMetrics,
+        viewers: ViewerCache | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.events = events
         self.metrics = metrics
+        self.viewers = viewers or ViewerCache(0)
+        """Told of each change, so that no answer kept for the payer shows the old status."""
 
     # --- reading ---------------------------------------------------------------------
 
@@ -212,6 +220,8 @@ class PaymentLedger:
             },
         )
         await self.events.publish(payment_id, moved.version)
+        if moved.user_id is not None:
+            await self.viewers.changed(moved.user_id)
         return moved
 
     async def flag(self, payment_id: uuid.UUID, why: str) -> bool:

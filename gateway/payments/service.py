@@ -143,7 +143,7 @@ class PaymentsService:
         self.events = events
         self.policy = policy
         self.metrics = PaymentMetrics()
-        self.ledger = PaymentLedger(store, clock, events, self.metrics)
+        self.ledger = PaymentLedger(store, clock, events, self.metrics, accounts.viewers)
         self.bookings = Bookings(
             self.ledger, outbox, billing, cache, clock, self.metrics, policy.timezone
         )

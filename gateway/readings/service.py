@@ -131,6 +131,7 @@ class ReadingsService:
         self.clock = clock
         self.policy = policy
         outbox.register(KIND, self._deliver)
+        outbox.listen(KIND, self._settled)
 
     def today(self) -> date:
         """Today in the utility's time zone."""
@@ -259,6 +260,12 @@ class ReadingsService:
         )
         await self.accounts.forget_meters(payload["account"])
         return {"registered_at": accepted.registered_at.isoformat(), "replaced": accepted.replaced}
+
+    async def _settled(self, entry: Entry) -> None:
+        """A queued submission was delivered or given up: the customer's next answers must
+        show it, not the pending one a cached answer still holds."""
+        if entry.user_id is not None:
+            await self.accounts.viewers.changed(entry.user_id)
 
     async def history(
         self, meter_id: str, since: date, until: date

@@ -4,14 +4,15 @@ pays its cost (``schema/limits.py``'s ``measure()``) from its caller's budget be
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 from graphql import DocumentNode, FieldNode, GraphQLError
 from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 
+from adapters import freshness
 from gateway.access.usage import Caller, LimitExceeded
+from schema.asynchronous import on_event_loop
 from schema.context import Context
 from schema.errors import GraphQLErrorCode
 from schema.limits import measure
@@ -77,15 +78,12 @@ class CostBudget(SchemaExtension):
                 await context.services.access.usage.charge(caller_of(context), report.cost)
             except LimitExceeded as exceeded:
                 execution.pre_execution_errors = [rate_limited(exceeded)]
+            else:
+                tracked = freshness.current()
+                if tracked is not None:  # a kept answer is charged the same (response cache)
+                    tracked.cost = report.cost
         yield
 
 
-def cost_budget() -> SchemaExtension:
-    """The extension factory for the schema: :class:`CostBudget` when the operation runs on
-    an event loop (the app), a no-op for ``execute_sync`` (tools and tests without a loop),
-    where an asynchronous hook could not run and there is no caller to charge anyway."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return SchemaExtension()
-    return CostBudget()
+cost_budget = on_event_loop(CostBudget)
+"""The extension factory for the schema."""

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from emulators.host import EmulatorHost
 from gateway.store.models import OneTimeCode
-from tests.gateway.journeys import DEMO_LOGIN, DEMO_PASSWORD, bearer
+from tests.gateway.accounts.test_accounts_api import UNLINK
+from tests.gateway.journeys import DEMO_LOGIN, DEMO_PASSWORD, bearer, link
 from tests.scale.fleet import Fleet
 from tests.support import graphql, message_count, wait_for_code
 
@@ -155,3 +156,34 @@ async def test_a_second_code_within_the_cooldown_is_refused_by_another_replica(
     assert codes(second["data"]["requestContactCode"]) == ["CODE_RESEND_COOLDOWN"]
     sms = f"{emulators.config.sms_url}/sms/messages"
     assert await message_count(sms, {"phone": "79123456780"}) == 1
+
+
+async def test_an_answer_kept_on_one_replica_is_forgotten_by_a_change_on_another(
+    fleet: Fleet,
+) -> None:
+    # Given a customer whose account list replica B has just given twice (kept the second time)
+    a, b = fleet.client(0), fleet.client(1)
+    headers = bearer((await sign_in(a, DEMO_PASSWORD))["token"])
+    kept_before = (await fleet.metrics(1)).get(KEPT, 0)
+    first = await account_numbers(b, headers)
+    assert await account_numbers(b, headers) == first
+    assert (await fleet.metrics(1)).get(KEPT, 0) == kept_before + 1
+
+    # When they link another account through replica A
+    try:
+        assert (await link(a, headers, "7200000004", "Иванова"))["errors"] == []
+
+        # Then replica B's next answer has it
+        assert await account_numbers(b, headers) == sorted([*first, "7200000004"])
+    finally:
+        await graphql(a, UNLINK, {"number": "7200000004"}, headers=headers)
+
+
+KEPT = 'lkk_graphql_operations_total{operation="Accounts",outcome="kept",type="query"}'
+ACCOUNTS = "query Accounts { me { accounts { number } } }"
+
+
+async def account_numbers(client: httpx.AsyncClient, headers: dict[str, str]) -> list[str]:
+    body = await graphql(client, ACCOUNTS, headers=headers)
+    assert "errors" not in body, body
+    return sorted(a["number"] for a in body["data"]["me"]["accounts"])

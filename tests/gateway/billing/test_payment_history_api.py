@@ -18,6 +18,7 @@ from emulators.data import build
 from emulators.host import EmulatorHost
 from gateway.billing import UnbookedPayment
 from gateway.clock import Clock
+from gateway.identity.viewer_cache import ViewerCache
 from gateway.services import Services
 from tests.gateway.billing.conftest import UTILITY, billing_calls, forget_calls
 from tests.gateway.journeys import sign_in_demo
@@ -47,6 +48,13 @@ class Unbooked:
     """The payments service's side (issue 6) as the history sees it: a list we control."""
 
     payments: list[UnbookedPayment] = field(default_factory=list)
+    viewers: ViewerCache = field(default_factory=lambda: ViewerCache(0))
+
+    async def made(self, payment: UnbookedPayment) -> None:
+        """A payment made here, announced as the payments service does after a customer's
+        mutation or a status change: no answer kept from before shows the old list."""
+        self.payments.append(payment)
+        self.viewers.clear()
 
     async def unbooked(self, account_numbers: Sequence[str]) -> dict[str, list[UnbookedPayment]]:
         return {
@@ -58,8 +66,8 @@ class Unbooked:
 @pytest.fixture
 def unbooked(app: Starlette) -> Unbooked:
     """The gateway's unbooked payments, wired into the running app."""
-    source = Unbooked()
     services: Services = app.state.services
+    source = Unbooked(viewers=services.responses.viewers)
     services.billing.history.unbooked = source
     return source
 
@@ -170,7 +178,7 @@ async def test_cursors_stay_put_when_a_payment_is_made_between_pages(
     first = await history(client, headers, 5)
     second_before = await history(client, headers, 5, first["pageInfo"]["endCursor"])
 
-    unbooked.payments.append(pending("lkk-pay-2", clock.now()))
+    await unbooked.made(pending("lkk-pay-2", clock.now()))
     second_after = await history(client, headers, 5, first["pageInfo"]["endCursor"])
     first_after = await history(client, headers, 5)
 

@@ -122,6 +122,33 @@ async def test_a_read_that_began_before_a_change_is_not_remembered() -> None:
     assert reads == 2
 
 
+async def test_another_users_change_does_not_stop_a_read_from_being_remembered() -> None:
+    # Given a slow store read of one user's accounts
+    cache = ViewerCache(60)
+    user, someone_else = uuid.uuid4(), uuid.uuid4()
+    reading = asyncio.Event()
+    release = asyncio.Event()
+    reads = 0
+
+    async def load(user_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, ...]]:
+        nonlocal reads
+        reads += 1
+        reading.set()
+        await release.wait()
+        return {user_id: ("7200000001",) for user_id in user_ids}
+
+    # When another user changes meanwhile
+    slow = asyncio.create_task(cache.accounts_of_users([user], load))
+    await reading.wait()
+    await cache.changed(someone_else)
+    release.set()
+    await slow
+
+    # Then the read was remembered
+    await cache.accounts_of_users([user], load)
+    assert reads == 1
+
+
 async def test_without_its_invalidation_channel_the_cache_is_not_used() -> None:
     # Given a cache whose Redis cannot be reached (nothing listens on port 9)
     bus = RedisInvalidationBus("redis://127.0.0.1:9/0", connect_wait=0.2)

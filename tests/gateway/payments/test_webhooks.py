@@ -120,6 +120,29 @@ async def test_before_billing_books_it_the_payment_is_listed_as_succeeded(
     assert [(p["status"], p["bookedAt"]) for p in mine] == [("SUCCEEDED", None)]
 
 
+async def test_a_status_change_reaches_a_customer_whose_last_answer_was_kept(
+    client: httpx.AsyncClient, emulators: EmulatorHost, services: Services
+) -> None:
+    # Given a customer whose payment list, with a pending payment, was given twice (kept)
+    headers = await sign_in_demo(client)
+    payload, payment = await paid(client, emulators, headers)
+    payment_id = payload["payment"]["id"]
+
+    def status(history: list[dict[str, Any]]) -> list[str]:
+        return [p["status"] for p in history if p["id"] == payment_id]
+
+    before = status(await payments_of(client, headers))
+    assert status(await payments_of(client, headers)) == before
+    assert services.responses.stats.hits == 1
+
+    # When the acquirer's notification moves the payment (no request of the customer's)
+    await post(client, *signed("payment.succeeded", payment))
+
+    # Then their next answer shows the new status at once
+    assert before == ["PENDING"]
+    assert status(await payments_of(client, headers)) in (["SUCCEEDED"], ["BOOKED"])
+
+
 @pytest.mark.parametrize(
     ("tamper", "status", "error"),
     [

@@ -404,6 +404,37 @@ async def test_during_a_metering_outage_a_reading_waits_and_is_delivered_once(
     assert metering.calls.snapshot()["SubmitReadings"] == 1
 
 
+async def test_a_delivered_reading_reaches_a_customer_whose_last_answer_was_kept(
+    client: httpx.AsyncClient, emulators: EmulatorHost, app: Starlette, clock: Clock
+) -> None:
+    # Given a reading queued during an outage, the worker's passes run by hand below
+    services: Services = app.state.services
+    services.outbox.stop()
+    headers = await sign_in_demo(client)
+    value = f"{float(await last_value(client, headers, '100002')) + 12:.1f}"
+    metering = emulators.runtimes["metering"]
+    metering.faults.update({"outage": True})
+    assert (await submit(client, headers, submission("100002", ("SINGLE", value))))["submission"][
+        "status"
+    ] == "PENDING"
+    metering.faults.reset()
+    clock.advance(timedelta(seconds=5))  # past the backoff of the first retry
+
+    # and a customer whose meters, with the pending reading, were given twice (kept)
+    waiting = await meters(client, headers)
+    assert await meters(client, headers) == waiting
+    assert services.responses.stats.hits == 1
+    assert waiting["100002"]["pendingSubmissions"] != []
+
+    # When the worker delivers it (no request of the customer's)
+    assert await services.outbox.run_once() == 1
+
+    # Then their next answer shows it delivered
+    after = await meters(client, headers)
+    assert after["100002"]["pendingSubmissions"] == []
+    assert after["100002"]["lastReadings"][0]["value"] == value
+
+
 async def test_a_queued_reading_survives_a_gateway_restart(
     emulators: EmulatorHost, settings: Settings, clock: Clock
 ) -> None:

@@ -1,0 +1,143 @@
+"""Answers to a customer's repeated queries, kept for a few seconds (docs/performance.md).
+
+A mobile app asks for the same dashboard again and again; with the upstream data warm in
+the cache, running the GraphQL operation again is nearly all of the gateway's work. This
+cache keeps the encoded answer of a signed-in customer's query and gives it back to the same
+session for the same document, operation and variables, for as long as it is certainly the
+answer the operation would give again:
+
+- never longer than ``LKK_RESPONSE_CACHE_SECONDS`` (default 5 s; ``0`` turns it off), nor
+  beyond the moment the first upstream value in it stops being fresh in the upstream cache
+  (``adapters/freshness.py``);
+- never an answer with an error, a stale or failed upstream value, an upstream call no cache
+  stands behind, or a root field other than :data:`KEPT_ROOTS` (``rateLimitInfo`` changes
+  with every request, ``appInfo`` is a live probe);
+- forgotten, on every replica, whenever the customer changes anything (each mutation of
+  theirs), a payment of theirs changes status or a reading of theirs leaves the queue
+  (:class:`~gateway.identity.viewer_cache.ViewerCache`, the same rules and channel as the
+  session cache: unused while the invalidation channel is down, off with several workers and
+  no Redis); and when the gateway's clock moves back, or past the kept time, or into another
+  day of the utility's time zone (statements appear on the 10th, the readings window opens
+  on the 1st: what the clock decides must never lag);
+- a kept answer still pays its cost from the caller's hourly budget; over budget, the
+  request runs as usual and is refused the usual way.
+
+What another customer of the same account changes, or what billing learns from elsewhere,
+appears within the same bound as the upstream cache's lifetimes allow, at most 5 s later.
+Partners and operators (API keys) and anonymous callers are never served from it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, tzinfo
+from typing import Any
+
+from adapters.freshness import Freshness
+from gateway.clock import Clock
+from gateway.identity.viewer_cache import ViewerCache
+
+KEPT_ROOTS = frozenset({"me", "account", "privacyPolicy", "__typename"})
+"""Root fields whose answers may be kept: everything under them is the customer's data."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeptAnswer:
+    """An encoded answer and what it took."""
+
+    body: bytes
+    cost: int
+    """What it was charged; a hit is charged the same."""
+    clock_at: datetime
+    """The gateway clock when it was made."""
+    operation_name: str | None
+
+
+@dataclass
+class ResponseStats:
+    """Counts for ``/metrics``."""
+
+    hits: int = 0
+    misses: int = 0
+    kept: int = 0
+
+
+class ResponseCache:
+    """Keeps and finds customers' answers (see the module's docstring)."""
+
+    def __init__(
+        self, viewers: ViewerCache, seconds: float, clock: Clock, timezone: tzinfo = UTC
+    ) -> None:
+        self.viewers = viewers
+        self.seconds = seconds
+        self.clock = clock
+        self.timezone = timezone
+        self.stats = ResponseStats()
+
+    @property
+    def enabled(self) -> bool:
+        return self.seconds > 0
+
+    def key(
+        self,
+        session_id: uuid.UUID,
+        query: str,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None,
+    ) -> tuple[object, ...] | None:
+        """Where a session's request is kept; None when it cannot be (odd variables)."""
+        if not self.enabled:
+            return None
+        try:
+            shown = json.dumps(variables or {}, sort_keys=True, separators=(",", ":"))
+        except (TypeError, ValueError):
+            return None
+        return ("answer", session_id, query, operation_name, shown)
+
+    def get(self, key: tuple[object, ...]) -> KeptAnswer | None:
+        """The kept answer, if still good."""
+        kept = self.viewers.response(key)
+        if not isinstance(kept, KeptAnswer):
+            self.stats.misses += 1
+            return None
+        now = self.clock.now()
+        age = (now - kept.clock_at).total_seconds()
+        if not 0 <= age < self.seconds or self._day(now) != self._day(kept.clock_at):
+            self.stats.misses += 1
+            return None
+        self.stats.hits += 1
+        return kept
+
+    def keep(
+        self,
+        key: tuple[object, ...],
+        body: bytes,
+        user_id: uuid.UUID,
+        freshness: Freshness,
+        began: int,
+    ) -> bool:
+        """Keep an answer begun at the viewer cache's tick ``began``, with what
+        ``freshness`` saw, if it may be kept. Whether it was."""
+        if not freshness.keepable or freshness.operation_type != "query":
+            return False
+        until = min(time.monotonic() + self.seconds, freshness.until)
+        if not math.isfinite(until):
+            return False
+        kept = self.viewers.keep_response(
+            key,
+            KeptAnswer(body, freshness.cost, self.clock.now(), freshness.operation_name),
+            user_id,
+            until=until,
+            began=began,
+        )
+        if kept:
+            self.stats.kept += 1
+        return kept
+
+    def _day(self, moment: datetime) -> date:
+        return moment.astimezone(self.timezone).date()
