@@ -106,7 +106,8 @@ CATALOGUE: tuple[MetricDoc, ...] = (
         "counter",
         ("cache", "result"),
         "Per-process caches of customers (docs/scale-out.md): sessions and linked accounts "
-        "(cache=viewer: hit, miss) and kept answers (cache=response: hit, miss, kept).",
+        "(cache=viewer: hit, miss) and kept answers (cache=response: hit, miss, kept, and "
+        "shared: given to a request that waited for the same one running).",
     ),
     MetricDoc(
         "lkk_outbox_writes",
@@ -263,6 +264,7 @@ class GatewayCollector(Collector):
         viewers.add_metric(["response", "hit"], responses.stats.hits)
         viewers.add_metric(["response", "miss"], responses.stats.misses)
         viewers.add_metric(["response", "kept"], responses.stats.kept)
+        viewers.add_metric(["response", "shared"], responses.stats.shared)
         yield viewers
 
     def _outbox(self) -> Iterator[Metric]:

@@ -281,34 +281,57 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
             if viewer is not None and context.principal is None
             else None
         )
-        if key is not None:
-            started = time.perf_counter()
-            kept = keeper.get(key)
-            if kept is not None and await _pay(kept, context, services):
-                services.operations.observe(
-                    kept.operation_name, "query", "kept", time.perf_counter() - started
-                )
-                return _kept(kept, media)
-        began = keeper.viewers.tick
-        tracked = freshness.track()
+        if key is None:
+            return await self._run(request, params, query, apq_digest, context, media, sub_response)
+        started = time.perf_counter()
+        kept = await keeper.find(key)
+        if kept is not None and await _pay(kept, context, services):
+            services.operations.observe(
+                kept.operation_name, "query", "kept", time.perf_counter() - started
+            )
+            return _kept(kept, media)
+        leading, kept = keeper.lead(key), None
+        try:
+            began = keeper.viewers.tick
+            tracked = freshness.track()
+            response = await self._run(
+                request, params, query, apq_digest, context, media, sub_response
+            )
+            if (
+                viewer is not None
+                and response.status_code == 200
+                and tracked.ran_clean
+                and not sub_response.status_code
+                and "set-cookie" not in sub_response.headers
+            ):
+                kept = keeper.keep(key, bytes(response.body), viewer.user_id, tracked, began)
+        finally:
+            if leading is not None:
+                keeper.settle(key, leading, kept)
+        return response
+
+    async def _run(
+        self,
+        request: Request,
+        params: GraphQLParams,
+        query: str,
+        apq_digest: str | None,
+        context: Context,
+        media: str,
+        sub_response: Response,
+    ) -> Response:
+        """Execute the document and answer; tells the request's freshness (if any) whether
+        it ran with no error and nothing but data."""
         result = await self._execute(request, params, query, context)
         errors = [masked(error) for error in result.errors or ()]
         ran = not _is_request_error(result.data, errors)
         if apq_digest is not None and ran:
+            services: Services = request.app.state.services
             await services.access.apq.put(apq_digest, query)
-        response = self._answer(result, errors, ran=ran, media=media, sub_response=sub_response)
-        if (
-            key is not None
-            and viewer is not None
-            and ran
-            and not errors
-            and not result.extensions
-            and not sub_response.status_code
-            and "set-cookie" not in sub_response.headers
-        ):
-            body = bytes(response.body)
-            keeper.keep(key, body, viewer.user_id, tracked, began)
-        return response
+        tracked = freshness.current()
+        if tracked is not None:
+            tracked.ran_clean = ran and not errors and not result.extensions
+        return self._answer(result, errors, ran=ran, media=media, sub_response=sub_response)
 
     async def _params(self, request: Request, max_bytes: int) -> GraphQLParams:
         if request.method == "GET":

@@ -20,7 +20,11 @@ answer the operation would give again:
   day of the utility's time zone (statements appear on the 10th, the readings window opens
   on the 1st: what the clock decides must never lag);
 - a kept answer still pays its cost from the caller's hourly budget; over budget, the
-  request runs as usual and is refused the usual way.
+  request runs as usual and is refused the usual way;
+- when an answer runs out while the app sends the same request many times at once, one of
+  them runs it and the others wait for its answer (single flight) rather than all running
+  it: that burst was the warm dashboard's p99. They share it only if it was kept, that is if
+  nothing of the customer's changed while it ran.
 
 What another customer of the same account changes, or what billing learns from elsewhere,
 appears within the same bound as the upstream cache's lifetimes allow, at most 5 s later.
@@ -29,8 +33,8 @@ Partners and operators (API keys) and anonymous callers are never served from it
 
 from __future__ import annotations
 
+import asyncio
 import json
-import math
 import time
 import uuid
 from collections.abc import Mapping
@@ -65,6 +69,8 @@ class ResponseStats:
     hits: int = 0
     misses: int = 0
     kept: int = 0
+    shared: int = 0
+    """Answers given to requests that waited for the same request running."""
 
 
 class ResponseCache:
@@ -78,6 +84,7 @@ class ResponseCache:
         self.clock = clock
         self.timezone = timezone
         self.stats = ResponseStats()
+        self._running: dict[tuple[object, ...], asyncio.Future[KeptAnswer | None]] = {}
 
     @property
     def enabled(self) -> bool:
@@ -99,8 +106,42 @@ class ResponseCache:
             return None
         return ("answer", session_id, query, operation_name, shown)
 
-    def get(self, key: tuple[object, ...]) -> KeptAnswer | None:
-        """The kept answer, if still good."""
+    async def find(self, key: tuple[object, ...]) -> KeptAnswer | None:
+        """The kept answer, if still good; else, when the same request is running now, the
+        answer it keeps (None when it keeps none)."""
+        kept = self._get(key)
+        if kept is not None:
+            return kept
+        running = self._running.get(key)
+        if running is None:
+            return None
+        kept = await asyncio.shield(running)
+        if kept is not None:
+            self.stats.shared += 1
+        return kept
+
+    def lead(self, key: tuple[object, ...]) -> asyncio.Future[KeptAnswer | None] | None:
+        """Mark the request under ``key`` as running, unless it already is: the future to
+        settle with :meth:`settle` once it has run (None: someone else leads)."""
+        if key in self._running:
+            return None
+        future: asyncio.Future[KeptAnswer | None] = asyncio.get_running_loop().create_future()
+        self._running[key] = future
+        return future
+
+    def settle(
+        self,
+        key: tuple[object, ...],
+        future: asyncio.Future[KeptAnswer | None],
+        kept: KeptAnswer | None,
+    ) -> None:
+        """The led request has run: hand its kept answer (or None) to those waiting."""
+        if self._running.get(key) is future:
+            del self._running[key]
+        if not future.done():
+            future.set_result(kept)
+
+    def _get(self, key: tuple[object, ...]) -> KeptAnswer | None:
         kept = self.viewers.response(key)
         if not isinstance(kept, KeptAnswer):
             self.stats.misses += 1
@@ -120,24 +161,22 @@ class ResponseCache:
         user_id: uuid.UUID,
         freshness: Freshness,
         began: int,
-    ) -> bool:
+    ) -> KeptAnswer | None:
         """Keep an answer begun at the viewer cache's tick ``began``, with what
-        ``freshness`` saw, if it may be kept. Whether it was."""
+        ``freshness`` saw, if it may be kept. What was kept, if anything."""
         if not freshness.keepable or freshness.operation_type != "query":
-            return False
-        until = min(time.monotonic() + self.seconds, freshness.until)
-        if not math.isfinite(until):
-            return False
-        kept = self.viewers.keep_response(
+            return None
+        answer = KeptAnswer(body, freshness.cost, self.clock.now(), freshness.operation_name)
+        if not self.viewers.keep_response(
             key,
-            KeptAnswer(body, freshness.cost, self.clock.now(), freshness.operation_name),
+            answer,
             user_id,
-            until=until,
+            until=min(time.monotonic() + self.seconds, freshness.until),
             began=began,
-        )
-        if kept:
-            self.stats.kept += 1
-        return kept
+        ):
+            return None
+        self.stats.kept += 1
+        return answer
 
     def _day(self, moment: datetime) -> date:
         return moment.astimezone(self.timezone).date()

@@ -5,6 +5,7 @@ Across replicas over Redis: tests/scale/test_identity_across_replicas.py."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -199,3 +200,23 @@ async def test_sessions_and_moved_clocks_do_not_share_answers(
     assert kept_outcomes(app) == 0
     await graphql(client, ME, headers=first_session)
     assert kept_outcomes(app) == 1
+
+
+async def test_the_same_request_sent_at_once_runs_once(
+    client: httpx.AsyncClient, app: Starlette, emulators: EmulatorHost
+) -> None:
+    # Given a customer whose dashboard is warm upstream but not kept
+    headers = await sign_in_demo(client)
+    named = DASHBOARD.replace("query {", "query Dashboard {", 1)
+    await graphql(client, DASHBOARD, headers=headers)
+    forget_calls(emulators)
+
+    # When the app sends the same request ten times at once
+    answers = await asyncio.gather(*(graphql(client, named, headers=headers) for _ in range(10)))
+
+    # Then one ran and the nine others were given its answer
+    counts = services_of(app).operations.counts
+    assert counts.get(("Dashboard", "query", "ok")) == 1
+    assert kept_outcomes(app, "Dashboard") == 9
+    assert all(answer == answers[0] for answer in answers)
+    assert "errors" not in answers[0]
