@@ -213,6 +213,8 @@ class Resilience:
         """
         self.budget.record_call()
         freshness.upstream_called()  # an answer carrying this is not kept unless cached
+        if isinstance(self.tracer, NoOpTracer):  # no tracing: no span to open and close
+            return await (self._with_retries(operation) if retry else self._once(operation))
         with self.tracer.start_as_current_span(
             f"{self.upstream} call",
             kind=SpanKind.CLIENT,
@@ -223,6 +225,17 @@ class Resilience:
             return await self._with_retries(operation)
 
     async def _with_retries(self, operation: Callable[[], Awaitable[T]]) -> T:
+        # The first attempt runs on its own: most calls succeed, and tenacity's machinery
+        # cost a third of a pass-through call (docs/performance.md). A failure worth a retry
+        # is then replayed as tenacity's first attempt, so its policy decides exactly as if
+        # it had made that attempt (the retry budget, the backoff of attempt 1).
+        try:
+            return await self._once(operation)
+        except Exception as exc:
+            if not _is_retryable(exc):
+                raise
+            first_failure = exc
+
         def should_retry(state: RetryCallState) -> bool:
             outcome = state.outcome
             if outcome is None or not outcome.failed:
@@ -241,6 +254,8 @@ class Resilience:
         )
         async for attempt in retrying:
             with attempt:
+                if attempt.retry_state.attempt_number == 1:
+                    raise first_failure
                 return await self._once(operation)
         raise AssertionError("unreachable: tenacity reraises the last failure")
 

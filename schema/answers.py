@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from graphql import DocumentNode, FieldNode
-from graphql.utilities import get_operation_ast
+from graphql import DocumentNode
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
@@ -15,15 +14,13 @@ from adapters import freshness
 from gateway.http.response_cache import KEPT_ROOTS
 from schema.asynchronous import on_event_loop
 from schema.context import Context
+from schema.documents import root_fields
 
 
 def asks_only_kept_roots(document: DocumentNode, operation_name: str | None) -> bool:
     """Whether the operation asks for nothing but root fields whose answers may be kept."""
-    operation = get_operation_ast(document, operation_name)
-    return operation is not None and all(
-        isinstance(selection, FieldNode) and selection.name.value in KEPT_ROOTS
-        for selection in operation.selection_set.selections
-    )
+    roots = root_fields(document, operation_name)
+    return roots is not None and roots <= KEPT_ROOTS
 
 
 class Answers(SchemaExtension):

@@ -13,7 +13,8 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema
+from graphql import ASTValidationRule, DocumentNode, FieldNode, GraphQLError, GraphQLSchema
+from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
@@ -73,3 +74,35 @@ class DocumentValidationCache(SchemaExtension):
             context.schema._schema, context.graphql_document, context.validation_rules
         )
         yield
+
+
+_ROOTS: OrderedDict[tuple[int, str | None], tuple[DocumentNode, frozenset[str] | None]] = (
+    OrderedDict()
+)
+_ROOTS_MAX = 1024
+
+
+def root_fields(document: DocumentNode, operation_name: str | None) -> frozenset[str] | None:
+    """The names of the root selections of the operation a request runs (None: no such
+    operation, or it spreads a fragment at its root). Remembered per document identity, like
+    validation: several extensions ask on every request (the free budget fields, the response
+    cache's kept roots)."""
+    key = (id(document), operation_name)
+    found = _ROOTS.get(key)
+    if found is not None and found[0] is document:
+        _ROOTS.move_to_end(key)
+        return found[1]
+    operation = get_operation_ast(document, operation_name)
+    names: frozenset[str] | None = None
+    if operation is not None and all(
+        isinstance(selection, FieldNode) for selection in operation.selection_set.selections
+    ):
+        names = frozenset(
+            selection.name.value
+            for selection in operation.selection_set.selections
+            if isinstance(selection, FieldNode)
+        )
+    _ROOTS[key] = (document, names)  # holding the document keeps its id unique
+    if len(_ROOTS) > _ROOTS_MAX:
+        _ROOTS.popitem(last=False)
+    return names

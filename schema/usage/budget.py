@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from graphql import DocumentNode, FieldNode, GraphQLError
-from graphql.utilities import get_operation_ast
+from graphql import DocumentNode, GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from adapters import freshness
 from gateway.access.usage import Caller, LimitExceeded
 from schema.asynchronous import on_event_loop
 from schema.context import Context
+from schema.documents import root_fields
 from schema.errors import GraphQLErrorCode
 from schema.limits import measure
 
@@ -23,11 +23,8 @@ FREE_FIELDS = frozenset({"rateLimitInfo", "__typename"})
 
 def is_free(document: DocumentNode, operation_name: str | None) -> bool:
     """Whether the operation asks for nothing but :data:`FREE_FIELDS`."""
-    operation = get_operation_ast(document, operation_name)
-    return operation is not None and all(
-        isinstance(selection, FieldNode) and selection.name.value in FREE_FIELDS
-        for selection in operation.selection_set.selections
-    )
+    roots = root_fields(document, operation_name)
+    return roots is not None and roots <= FREE_FIELDS
 
 
 def caller_of(context: Context) -> Caller:
