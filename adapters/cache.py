@@ -102,10 +102,10 @@ class UpstreamCache:
         try:
             value: T = await self._load_once(full_key, policy, load)
         except UpstreamUnavailable:
-            freshness.spoil()
             if entry is None:
+                freshness.spoil()
                 raise
-            self.stale_served += 1
+            self.stale_served += 1  # the same stale value until the upstream is back
             return Cached(entry.value, _as_datetime(entry.fetched_at), stale=True)
         freshness.fresh_for(policy.ttl)
         return Cached(value, _as_datetime(self._clock()), stale=False)
@@ -179,9 +179,9 @@ class UpstreamCache:
             try:
                 known, value, fetched_at = await asyncio.shield(outcome)
             except UpstreamUnavailable as exc:
-                freshness.spoil()
                 entry = entries[key]
                 if entry is None:
+                    freshness.spoil()
                     found[key] = exc
                 else:
                     self.stale_served += 1

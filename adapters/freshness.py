@@ -6,9 +6,12 @@ adapters report to the :class:`Freshness` of the request in progress (a context 
 the resolvers' tasks report to their request's):
 
 - a value from :class:`~adapters.cache.UpstreamCache` is fresh until its ``ttl`` runs out;
-- a value served stale, an upstream failure, or an upstream call that no cache stands in
-  front of (a page of readings, a payment's status at the acquirer) makes the answer
-  one that must not be kept at all.
+- a value served stale while its upstream is down is the answer the operation would give
+  again until the upstream is back: it does not shorten the answer's life (the response
+  cache's own few seconds bound how late the recovery shows);
+- an upstream failure with nothing to stand in, a value the cache does not keep, or an
+  upstream call that no cache stands in front of (a page of readings, a payment's status at
+  the acquirer) makes the answer one that must not be kept at all.
 
 Outside a request (workers, tests of adapters) nobody listens and reports cost nothing.
 """

@@ -9,9 +9,11 @@ answer the operation would give again:
 - never longer than ``LKK_RESPONSE_CACHE_SECONDS`` (default 5 s; ``0`` turns it off), nor
   beyond the moment the first upstream value in it stops being fresh in the upstream cache
   (``adapters/freshness.py``);
-- never an answer with an error, a stale or failed upstream value, an upstream call no cache
-  stands behind, or a root field other than :data:`KEPT_ROOTS` (``rateLimitInfo`` changes
-  with every request, ``appInfo`` is a live probe);
+- never an answer with an error, a failed upstream value, an upstream call no cache stands
+  behind, or a root field other than :data:`KEPT_ROOTS` (``rateLimitInfo`` changes with every
+  request, ``appInfo`` is a live probe); an answer with stale values (marked so) is kept like
+  any other — while the upstream is down it is what the operation would answer again, and
+  the upstream's recovery shows within the same few seconds;
 - forgotten, on every replica, whenever the customer changes anything (each mutation of
   theirs), a payment of theirs changes status or a reading of theirs leaves the queue
   (:class:`~gateway.identity.viewer_cache.ViewerCache`, the same rules and channel as the
