@@ -2,8 +2,9 @@
 
 ``uvicorn --factory bench.cold:create_cold_app`` serves the real app (same settings, same
 code) whose :class:`~adapters.cache.UpstreamCache` backend forgets every value it is given,
-so each dashboard pays its upstream calls — what a customer's first visit costs, measured
-under load. Nothing of it is used outside the benchmarks.
+and whose response cache is off, so each dashboard runs and pays its upstream calls — what a
+customer's first visit costs, measured under load. Nothing of it is used outside the
+benchmarks.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ def create_cold_app() -> Starlette:
     @asynccontextmanager
     async def lifespan(application: Starlette) -> AsyncIterator[None]:
         async with started(application):
-            application.state.services.cache.backend = ForgetfulCache()
+            services = application.state.services
+            services.cache.backend = ForgetfulCache()
+            services.responses.seconds = 0  # no answer kept either: every operation runs
             yield
 
     app.router.lifespan_context = lifespan

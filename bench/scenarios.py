@@ -230,13 +230,24 @@ def dashboard_warm(e: Endpoints) -> Scenario:
                 "lkk",
                 "lkk",
                 _ours(e, DASHBOARD),
-                "our gateway: the whole dashboard (billing + metering), cache warm",
+                "our gateway: the whole dashboard (billing + metering), cache warm; the same "
+                "request again within 5 s is answered from the response cache",
+            ),
+            Target(
+                "lkk-run",
+                "lkk-run",
+                _ours(e, DASHBOARD),
+                "our gateway running every operation: upstream cache warm, response cache off "
+                "(LKK_RESPONSE_CACHE_SECONDS=0)",
             ),
             *_dashboard_peers(e),
         ),
         notes=(
             "Ours answers the whole dashboard (billing's addresses and debts too); the peers "
             "and the direct call answer only its metering part, which is all they can reach.",
+            "`lkk` keeps the customer's answer up to 5 s and as long as its upstream data "
+            "stay fresh (gateway/http/response_cache.py), as `hive-cache` keeps its answers; "
+            "`lkk-run` runs the operation for every request.",
         ),
     )
 
@@ -300,6 +311,12 @@ def statements(e: Endpoints) -> Scenario:
                 pid="billing",
             ),
             Target("lkk", "lkk", _ours(e, STATEMENTS), "our gateway, cache warm"),
+            Target(
+                "lkk-run",
+                "lkk-run",
+                _ours(e, STATEMENTS),
+                "our gateway, upstream cache warm, response cache off",
+            ),
             Target("lkk-cold", "lkk-cold", _ours(e, STATEMENTS), "our gateway, cache off"),
         ),
         notes=(

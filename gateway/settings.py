@@ -171,6 +171,10 @@ class Settings(BaseSettings):
     forget them at once on every replica (over Redis when ``LKK_REDIS_URL`` is set). The
     bound on staleness should such a message be lost. ``0`` turns the cache off; it is off
     anyway with ``LKK_WORKERS`` > 1 and no Redis."""
+    gc_threshold: Annotated[int, Field(ge=0)] = 10_000
+    """Allocations between two collections of Python's youngest generation (Python's own
+    default is 700), and the objects alive at start frozen out of collection. ``0`` leaves
+    Python's collector as it is."""
     response_cache_seconds: Annotated[float, Field(ge=0, le=60)] = 5.0
     """A signed-in customer's answer to a query is kept this long at most (less when the
     upstream data in it stops being fresh sooner) and given again to the same session for

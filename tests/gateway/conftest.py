@@ -23,6 +23,7 @@ def settings_for(emulators: EmulatorHost, data_dir: Path, **overrides: object) -
         "data_dir": data_dir,
         **upstream_settings(emulators),
         "upstream_timeout": 1.0,
+        "gc_threshold": 0,  # many apps in one process: freezing would keep each one forever
         **overrides,
     }
     return Settings(**values)  # type: ignore[arg-type]
