@@ -95,58 +95,50 @@ async def test_linking_unlinking_and_switching_are_seen_by_the_next_request(
     assert after["data"]["me"]["currentAccount"] == {"number": "7200000001"}
 
 
-async def test_a_read_that_began_before_a_change_is_not_remembered() -> None:
-    # Given a cache and a slow store read of a user's accounts
-    cache = ViewerCache(60)
-    user = uuid.uuid4()
-    reading = asyncio.Event()
-    release = asyncio.Event()
-    reads = 0
+class SlowAccountsRead:
+    """A store read of linked accounts that waits, once under way, until released."""
 
-    async def load(user_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, ...]]:
-        nonlocal reads
-        reads += 1
-        reading.set()
-        await release.wait()
+    def __init__(self) -> None:
+        self.reading = asyncio.Event()
+        self.release = asyncio.Event()
+        self.reads = 0
+
+    async def load(self, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, ...]]:
+        self.reads += 1
+        self.reading.set()
+        await self.release.wait()
         return {user_id: ("7200000001",) for user_id in user_ids}
 
-    # When the user changes while the read is under way
-    slow = asyncio.create_task(cache.accounts_of_users([user], load))
-    await reading.wait()
-    await cache.changed(user)
-    release.set()
-    assert await slow == [("7200000001",)]
+    async def during(self, cache: ViewerCache, user: uuid.UUID, changed: uuid.UUID) -> None:
+        """Read ``user``'s accounts while ``changed`` changes; then read them again."""
+        slow = asyncio.create_task(cache.accounts_of_users([user], self.load))
+        await self.reading.wait()
+        await cache.changed(changed)
+        self.release.set()
+        assert await slow == [("7200000001",)]
+        await cache.accounts_of_users([user], self.load)
 
-    # Then what the read found is not kept: the next request reads again
-    await cache.accounts_of_users([user], load)
-    assert reads == 2
+
+async def test_a_read_that_began_before_a_change_is_not_remembered() -> None:
+    # Given a cache and a slow store read of a user's accounts
+    cache, user, read = ViewerCache(60), uuid.uuid4(), SlowAccountsRead()
+
+    # When the user changes while the read is under way, and the accounts are read again
+    await read.during(cache, user, changed=user)
+
+    # Then what the first read found was not kept: the store was read twice
+    assert read.reads == 2
 
 
 async def test_another_users_change_does_not_stop_a_read_from_being_remembered() -> None:
-    # Given a slow store read of one user's accounts
-    cache = ViewerCache(60)
-    user, someone_else = uuid.uuid4(), uuid.uuid4()
-    reading = asyncio.Event()
-    release = asyncio.Event()
-    reads = 0
+    # Given a cache and a slow store read of a user's accounts
+    cache, user, read = ViewerCache(60), uuid.uuid4(), SlowAccountsRead()
 
-    async def load(user_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, ...]]:
-        nonlocal reads
-        reads += 1
-        reading.set()
-        await release.wait()
-        return {user_id: ("7200000001",) for user_id in user_ids}
+    # When another user changes meanwhile, and the accounts are read again
+    await read.during(cache, user, changed=uuid.uuid4())
 
-    # When another user changes meanwhile
-    slow = asyncio.create_task(cache.accounts_of_users([user], load))
-    await reading.wait()
-    await cache.changed(someone_else)
-    release.set()
-    await slow
-
-    # Then the read was remembered
-    await cache.accounts_of_users([user], load)
-    assert reads == 1
+    # Then the first read was remembered: the store was read once
+    assert read.reads == 1
 
 
 async def test_without_its_invalidation_channel_the_cache_is_not_used() -> None:
