@@ -179,7 +179,9 @@ class Settings(BaseSettings):
     """A signed-in customer's answer to a query is kept this long at most (less when the
     upstream data in it stops being fresh sooner) and given again to the same session for
     the same request; any change of theirs forgets it on every replica. ``0`` turns it off;
-    it is off, like the session cache, with ``LKK_WORKERS`` > 1 and no Redis."""
+    it shares the session cache's invalidation, so it is off whenever that cache is: with
+    ``LKK_SESSION_CACHE_SECONDS=0``, with ``LKK_WORKERS`` > 1 and no Redis, and while the
+    Redis subscription is down."""
     session_cookie_secure: bool = True
     """Mark the session cookie ``Secure`` (browsers accept it on http://localhost too)."""
     code_ttl_seconds: Annotated[int, Field(ge=30)] = 300

@@ -112,7 +112,7 @@ class ResponseCache:
         """The kept answer, if still good; else, when the same request is running now, the
         answer it keeps (None when it keeps none)."""
         kept = self._get(key)
-        if kept is not None:
+        if kept is not None or not self.viewers.active:
             return kept
         running = self._running.get(key)
         if running is None:
@@ -125,8 +125,8 @@ class ResponseCache:
     def lead(self, key: tuple[object, ...]) -> asyncio.Future[KeptAnswer | None] | None:
         """Mark the request under ``key`` as running, unless it already is: the future to
         settle with :meth:`settle` once it has run (None: someone else leads)."""
-        if key in self._running:
-            return None
+        if key in self._running or not self.viewers.active:
+            return None  # led by another, or nothing could be kept for the others now
         future: asyncio.Future[KeptAnswer | None] = asyncio.get_running_loop().create_future()
         self._running[key] = future
         return future

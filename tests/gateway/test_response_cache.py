@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 from starlette.applications import Starlette
 
 from emulators.host import EmulatorHost
+from gateway.app import create_app
 from gateway.clock import Clock
 from gateway.services import Services
 from tests.gateway.accounts.test_accounts_api import DASHBOARD, SELECT, calls, forget_calls
+from tests.gateway.conftest import settings_for
 from tests.gateway.journeys import link, sign_in_demo
 from tests.gateway.readings.test_readings_api import HISTORY
 from tests.support import graphql
@@ -227,3 +230,26 @@ async def test_the_same_request_sent_at_once_runs_once(
     assert kept_outcomes(app, "Dashboard") == 9
     assert all(answer == answers[0] for answer in answers)
     assert "errors" not in answers[0]
+
+
+async def test_without_the_session_caches_invalidation_nothing_is_kept(
+    emulators: EmulatorHost, tmp_path: Path
+) -> None:
+    # Given a gateway whose session cache is off (so no invalidation reaches kept answers)
+    settings = settings_for(emulators, tmp_path, session_cache_seconds=0)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="https://gateway.test"
+        ) as client:
+            headers = await sign_in_demo(client)
+
+            # When the same request is sent again, and then ten times at once
+            await graphql(client, ME, headers=headers)
+            await graphql(client, ME, headers=headers)
+            await asyncio.gather(*(graphql(client, ME, headers=headers) for _ in range(10)))
+
+        # Then every one of them ran
+        assert kept_outcomes(app) == 0
+        assert services_of(app).operations.counts.get(("Me", "query", "ok")) == 12
