@@ -40,8 +40,6 @@ class Freshness:
     """The name of the operation that ran, as the schema knows it."""
     cost: int = 0
     """What it was charged from its caller's hourly budget (0: a free operation)."""
-    ran_clean: bool = False
-    """Whether it ran and answered data with no error and no extensions."""
 
     def fresh_for(self, seconds: float) -> None:
         """A value in the answer stays fresh ``seconds`` more."""

@@ -52,9 +52,10 @@ class OutboxState(StrEnum):
 
 
 Handler = Callable[[Mapping[str, Any], str], Awaitable[Mapping[str, Any]]]
-Listener = Callable[["Entry"], Awaitable[None]]
 """Delivers one write (its payload and dedup key); returns what to keep as its result.
 Raises :class:`UpstreamRejected` for a refusal, any other :class:`LegacyError` to retry."""
+Listener = Callable[["Entry"], Awaitable[None]]
+"""Told of a write once it has settled (``Outbox.listen``)."""
 
 
 @dataclass(frozen=True)

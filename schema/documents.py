@@ -9,30 +9,53 @@ the entry keeps the object itself so that an id reused after eviction can never 
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from typing import Any, Generic, TypeVar
 
 from graphql import ASTValidationRule, DocumentNode, FieldNode, GraphQLError, GraphQLSchema
 from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
+T = TypeVar("T")
 
-@dataclass(frozen=True, slots=True)
-class _Validated:
-    schema: GraphQLSchema
-    document: DocumentNode
-    rules: tuple[type[ASTValidationRule], ...]
-    errors: list[GraphQLError]
+
+class ByDocument(Generic[T]):
+    """A bounded LRU of what was worked out for a parsed document (by identity), under extra
+    key parts. An entry holds the objects it was keyed by, so that an id reused after they
+    are gone can never match."""
+
+    def __init__(self, maxsize: int = 1024) -> None:
+        self.maxsize = maxsize
+        self._entries: OrderedDict[tuple[Hashable, ...], tuple[tuple[object, ...], T]] = (
+            OrderedDict()
+        )
+
+    def get(
+        self, held: tuple[object, ...], extra: tuple[Hashable, ...], work: Callable[[], T]
+    ) -> T:
+        """What ``work`` gives for the objects ``held`` (compared by identity) and ``extra``
+        (by value), worked out once."""
+        key = (*(id(item) for item in held), *extra)
+        found = self._entries.get(key)
+        if found is not None and all(a is b for a, b in zip(found[0], held, strict=True)):
+            self._entries.move_to_end(key)
+            return found[1]
+        value = work()
+        self._entries[key] = (held, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.maxsize:
+            self._entries.popitem(last=False)
+        return value
 
 
 class ValidatedDocuments:
-    """A bounded LRU of validation results by document identity."""
+    """Validation results by document identity (the schema and rules by identity and value)."""
 
     def __init__(self, maxsize: int = 512) -> None:
-        self.maxsize = maxsize
-        self._entries: OrderedDict[int, _Validated] = OrderedDict()
+        self._results: ByDocument[list[GraphQLError]] = ByDocument(maxsize)
 
     def errors(
         self,
@@ -41,23 +64,10 @@ class ValidatedDocuments:
         rules: Sequence[type[ASTValidationRule]],
     ) -> list[GraphQLError]:
         """The validation errors of ``document`` (none for a valid one)."""
-        key = id(document)
         rules = tuple(rules)
-        entry = self._entries.get(key)
-        if (
-            entry is not None
-            and entry.document is document
-            and entry.schema is schema
-            and entry.rules == rules
-        ):
-            self._entries.move_to_end(key)
-            return entry.errors
-        errors = validate_document(schema, document, rules)
-        self._entries[key] = _Validated(schema, document, rules, errors)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.maxsize:
-            self._entries.popitem(last=False)
-        return errors
+        return self._results.get(
+            (schema, document), (rules,), lambda: validate_document(schema, document, rules)
+        )
 
 
 class DocumentValidationCache(SchemaExtension):
@@ -76,33 +86,42 @@ class DocumentValidationCache(SchemaExtension):
         yield
 
 
-_ROOTS: OrderedDict[tuple[int, str | None], tuple[DocumentNode, frozenset[str] | None]] = (
-    OrderedDict()
-)
-_ROOTS_MAX = 1024
+_ROOTS: ByDocument[frozenset[str] | None] = ByDocument()
 
 
 def root_fields(document: DocumentNode, operation_name: str | None) -> frozenset[str] | None:
     """The names of the root selections of the operation a request runs (None: no such
-    operation, or it spreads a fragment at its root). Remembered per document identity, like
+    operation, or it spreads a fragment at its root). Remembered per document, like
     validation: several extensions ask on every request (the free budget fields, the response
     cache's kept roots)."""
-    key = (id(document), operation_name)
-    found = _ROOTS.get(key)
-    if found is not None and found[0] is document:
-        _ROOTS.move_to_end(key)
-        return found[1]
+    return _ROOTS.get((document,), (operation_name,), lambda: _roots(document, operation_name))
+
+
+def _roots(document: DocumentNode, operation_name: str | None) -> frozenset[str] | None:
     operation = get_operation_ast(document, operation_name)
-    names: frozenset[str] | None = None
-    if operation is not None and all(
-        isinstance(selection, FieldNode) for selection in operation.selection_set.selections
-    ):
-        names = frozenset(
-            selection.name.value
-            for selection in operation.selection_set.selections
-            if isinstance(selection, FieldNode)
-        )
-    _ROOTS[key] = (document, names)  # holding the document keeps its id unique
-    if len(_ROOTS) > _ROOTS_MAX:
-        _ROOTS.popitem(last=False)
-    return names
+    if operation is None:
+        return None
+    selections = operation.selection_set.selections
+    names = [selection.name.value for selection in selections if isinstance(selection, FieldNode)]
+    return frozenset(names) if len(names) == len(selections) else None
+
+
+_last_variables: tuple[object, str | None] = (None, "")
+
+
+def variables_key(variables: Mapping[str, Any] | None) -> str | None:
+    """A request's variables as canonical JSON ("" for none; None when they cannot be shown
+    as JSON), to key what is remembered per request shape. Each request asks several times
+    (its cost is measured twice, the response cache keys on it) with the same dict: the last
+    answer is kept, holding the dict so that its identity stays its own."""
+    global _last_variables
+    if not variables:
+        return ""
+    if _last_variables[0] is variables:
+        return _last_variables[1]
+    try:
+        shown: str | None = json.dumps(variables, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        shown = None
+    _last_variables = (variables, shown)
+    return shown

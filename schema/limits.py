@@ -18,8 +18,6 @@ The limits come from :class:`gateway.settings.Settings` through :func:`limit_ext
 
 from __future__ import annotations
 
-import json
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache, partial
@@ -51,6 +49,7 @@ from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaEx
 from strawberry.extensions.max_aliases import create_validator as alias_validator
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 
+from schema.documents import ByDocument, variables_key
 from schema.errors import GraphQLErrorCode
 
 if TYPE_CHECKING:
@@ -279,10 +278,7 @@ def _as_int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-_MEASURED: OrderedDict[tuple[int, int, str | None, str, int], tuple[Any, Any, CostReport]] = (
-    OrderedDict()
-)
-_MEASURED_MAX = 1024
+_MEASURED: ByDocument[CostReport] = ByDocument()
 
 
 def measure(
@@ -301,20 +297,14 @@ def measure(
     the parser cache hands back the same document for the same text, most clients send a
     few documents, and each request is measured twice (the limit, then the budget). Treat
     the report as read-only."""
-    try:
-        shown = json.dumps(variables, sort_keys=True, separators=(",", ":")) if variables else ""
-    except (TypeError, ValueError):
+    shown = variables_key(variables)
+    if shown is None:
         return _measure(schema, document, operation_name, variables, max_page_size)
-    key = (id(schema), id(document), operation_name, shown, max_page_size)
-    found = _MEASURED.get(key)
-    if found is not None and found[0] is schema and found[1] is document:
-        _MEASURED.move_to_end(key)
-        return found[2]
-    report = _measure(schema, document, operation_name, variables, max_page_size)
-    _MEASURED[key] = (schema, document, report)  # holding them keeps their ids unique
-    if len(_MEASURED) > _MEASURED_MAX:
-        _MEASURED.popitem(last=False)
-    return report
+    return _MEASURED.get(
+        (schema, document),
+        (operation_name, shown, max_page_size),
+        lambda: _measure(schema, document, operation_name, variables, max_page_size),
+    )
 
 
 def _measure(

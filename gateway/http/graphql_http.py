@@ -68,7 +68,7 @@ from schema.context import Context
 from schema.errors import GraphQLErrorCode
 from schema.protection import internal_message, masked
 from schema.usage import rate_limited
-from schema.usage.budget import caller_of
+from schema.usage.budget import pay
 
 logger = logging.getLogger(__name__)
 
@@ -282,10 +282,15 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
             else None
         )
         if key is None:
-            return await self._run(request, params, query, apq_digest, context, media, sub_response)
+            response, _ = await self._run(
+                request, params, query, apq_digest, context, media, sub_response
+            )
+            return response
         started = time.perf_counter()
         kept = await keeper.find(key)
-        if kept is not None and await _pay(kept, context, services):
+        # A kept answer pays its cost like a run one; over budget, the request runs and is
+        # refused as usual.
+        if kept is not None and (kept.cost <= 0 or await pay(context, kept.cost) is None):
             services.operations.observe(
                 kept.operation_name, "query", "kept", time.perf_counter() - started
             )
@@ -294,13 +299,13 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
         try:
             began = keeper.viewers.tick
             tracked = freshness.track()
-            response = await self._run(
+            response, clean = await self._run(
                 request, params, query, apq_digest, context, media, sub_response
             )
             if (
                 viewer is not None
+                and clean
                 and response.status_code == 200
-                and tracked.ran_clean
                 and not sub_response.status_code
                 and "set-cookie" not in sub_response.headers
             ):
@@ -319,19 +324,17 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
         context: Context,
         media: str,
         sub_response: Response,
-    ) -> Response:
-        """Execute the document and answer; tells the request's freshness (if any) whether
-        it ran with no error and nothing but data."""
+    ) -> tuple[Response, bool]:
+        """Execute the document and answer; and whether it ran with no error and nothing
+        but data (an answer that may be kept)."""
         result = await self._execute(request, params, query, context)
         errors = [masked(error) for error in result.errors or ()]
         ran = not _is_request_error(result.data, errors)
         if apq_digest is not None and ran:
             services: Services = request.app.state.services
             await services.access.apq.put(apq_digest, query)
-        tracked = freshness.current()
-        if tracked is not None:
-            tracked.ran_clean = ran and not errors and not result.extensions
-        return self._answer(result, errors, ran=ran, media=media, sub_response=sub_response)
+        response = self._answer(result, errors, ran=ran, media=media, sub_response=sub_response)
+        return response, ran and not errors and not result.extensions
 
     async def _params(self, request: Request, max_bytes: int) -> GraphQLParams:
         if request.method == "GET":
@@ -633,18 +636,6 @@ def _limited(exceeded: LimitExceeded) -> Refusal:
         headers={"retry-after": str(max(math.ceil(exceeded.retry_after), 1))},
         extensions=extensions,
     )
-
-
-async def _pay(kept: KeptAnswer, context: Context, services: Services) -> bool:
-    """Charge a kept answer's cost like a run one; False when over budget (the request then
-    runs, and is refused, as usual)."""
-    if kept.cost <= 0:
-        return True
-    try:
-        await services.access.usage.charge(caller_of(context), kept.cost)
-    except LimitExceeded:
-        return False
-    return True
 
 
 def _kept(kept: KeptAnswer, media: str) -> Response:

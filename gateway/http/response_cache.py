@@ -36,7 +36,6 @@ Partners and operators (API keys) and anonymous callers are never served from it
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import Mapping
@@ -47,6 +46,7 @@ from typing import Any
 from adapters.freshness import Freshness
 from gateway.clock import Clock
 from gateway.identity.viewer_cache import ViewerCache
+from schema.documents import variables_key
 
 KEPT_ROOTS = frozenset({"me", "account", "privacyPolicy", "__typename"})
 """Root fields whose answers may be kept: everything under them is the customer's data."""
@@ -102,9 +102,8 @@ class ResponseCache:
         """Where a session's request is kept; None when it cannot be (odd variables)."""
         if not self.enabled:
             return None
-        try:
-            shown = json.dumps(variables or {}, sort_keys=True, separators=(",", ":"))
-        except (TypeError, ValueError):
+        shown = variables_key(variables)
+        if shown is None:
             return None
         return ("answer", session_id, query, operation_name, shown)
 

@@ -36,6 +36,15 @@ def caller_of(context: Context) -> Caller:
     )
 
 
+async def pay(context: Context, cost: int) -> LimitExceeded | None:
+    """Take ``cost`` from the caller's hourly budget; the refusal when it is spent."""
+    try:
+        await context.services.access.usage.charge(caller_of(context), cost)
+    except LimitExceeded as exceeded:
+        return exceeded
+    return None
+
+
 def rate_limited(exceeded: LimitExceeded) -> GraphQLError:
     """The GraphQL error of a refusal by a usage limit: ``RATE_LIMITED``, which limit
     (``rateLimit``), its value, and when to come back (``retryAfter`` seconds, ``resetAt``)."""
@@ -71,9 +80,8 @@ class CostBudget(SchemaExtension):
                 execution.operation_name,
                 execution.variables,
             )
-            try:
-                await context.services.access.usage.charge(caller_of(context), report.cost)
-            except LimitExceeded as exceeded:
+            exceeded = await pay(context, report.cost)
+            if exceeded is not None:
                 execution.pre_execution_errors = [rate_limited(exceeded)]
             else:
                 tracked = freshness.current()
