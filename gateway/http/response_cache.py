@@ -174,6 +174,7 @@ class ResponseCache:
             user_id,
             until=min(time.monotonic() + self.seconds, freshness.until),
             began=began,
+            size=len(body),
         ):
             return None
         self.stats.kept += 1

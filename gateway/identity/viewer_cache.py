@@ -48,6 +48,9 @@ CHANNEL = "lkk:users-changed"
 MAX_ENTRIES = 100_000
 """Entries per map at most; beyond it the map is emptied (memory stays bounded)."""
 
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+"""Bytes of kept answers per process at most: within the 200 MB a process may take."""
+
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -58,6 +61,8 @@ class _Entry(Generic[V]):
     user_id: uuid.UUID
     expires_at: float
     """``time.monotonic()`` from which the entry is not used."""
+    size: int = 0
+    """Bytes it holds, where the map counts them."""
 
 
 class InvalidationBus:
@@ -164,11 +169,16 @@ class RedisInvalidationBus(InvalidationBus):
 
 
 class _Memo(Generic[K, V]):
-    """One map of the cache: key → value of one user, kept until each entry expires."""
+    """One map of the cache: key → value of one user, kept until each entry expires; at
+    most :data:`MAX_ENTRIES` entries and ``max_bytes`` of the sizes given to :meth:`put`.
+    Past either, the expired entries go; if that frees less than a quarter, all of them go
+    (so a full map costs one sweep now and then, not one per entry)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_bytes: int | None = None) -> None:
         self.entries: dict[K, _Entry[V]] = {}
         self.by_user: dict[uuid.UUID, set[K]] = {}
+        self.max_bytes = max_bytes
+        self.bytes = 0
 
     def get(self, key: K, now: float) -> V | None:
         entry = self.entries.get(key)
@@ -179,23 +189,38 @@ class _Memo(Generic[K, V]):
             return None
         return entry.value
 
-    def put(self, key: K, value: V, user_id: uuid.UUID, expires_at: float) -> None:
-        if len(self.entries) >= MAX_ENTRIES:
-            self.clear()
-        self.entries[key] = _Entry(value, user_id, expires_at)
+    def put(self, key: K, value: V, user_id: uuid.UUID, expires_at: float, size: int = 0) -> None:
+        self._drop(key)
+        if self._full(size, 1.0):
+            now = time.monotonic()
+            for stale in [k for k, e in self.entries.items() if now >= e.expires_at]:
+                self._drop(stale)
+            if self._full(size, 0.75):
+                self.clear()
+        self.entries[key] = _Entry(value, user_id, expires_at, size)
+        self.bytes += size
         self.by_user.setdefault(user_id, set()).add(key)
+
+    def _full(self, size: int, share: float) -> bool:
+        """Whether adding ``size`` bytes would pass ``share`` of either limit."""
+        over_bytes = self.max_bytes is not None and self.bytes + size > share * self.max_bytes
+        return len(self.entries) >= share * MAX_ENTRIES or over_bytes
 
     def forget(self, user_id: uuid.UUID) -> None:
         for key in self.by_user.pop(user_id, ()):
-            self.entries.pop(key, None)
+            entry = self.entries.pop(key, None)
+            if entry is not None:
+                self.bytes -= entry.size
 
     def clear(self) -> None:
         self.entries.clear()
         self.by_user.clear()
+        self.bytes = 0
 
     def _drop(self, key: K) -> None:
         entry = self.entries.pop(key, None)
         if entry is not None:
+            self.bytes -= entry.size
             keys = self.by_user.get(entry.user_id)
             if keys is not None:
                 keys.discard(key)
@@ -220,7 +245,7 @@ class ViewerCache:
         self._cleared_at = 0
         self.sessions: _Memo[str, LiveSession] = _Memo()
         self.accounts: _Memo[uuid.UUID, tuple[str, ...]] = _Memo()
-        self.responses: _Memo[Hashable, object] = _Memo()
+        self.responses: _Memo[Hashable, object] = _Memo(max_bytes=MAX_RESPONSE_BYTES)
         self.hits = 0
         self.misses = 0
 
@@ -318,17 +343,18 @@ class ViewerCache:
         *,
         until: float,
         began: int,
+        size: int,
     ) -> bool:
-        """Keep ``answer`` of ``user_id`` until ``until`` (``time.monotonic()``), unless the
-        cache may not be used now or the user was forgotten since tick ``began``. Whether
-        kept."""
+        """Keep ``answer`` (``size`` bytes) of ``user_id`` until ``until``
+        (``time.monotonic()``), unless the cache may not be used now or the user was forgotten
+        since tick ``began``. Whether kept."""
         if (
             not self.active
             or not self._unchanged_since(began, user_id)
             or until <= time.monotonic()
         ):
             return False
-        self.responses.put(key, answer, user_id, until)
+        self.responses.put(key, answer, user_id, until, size)
         return True
 
     async def changed(self, user_id: uuid.UUID) -> None:

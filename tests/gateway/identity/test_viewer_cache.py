@@ -5,6 +5,7 @@ Across replicas over Redis: tests/scale/test_identity_across_replicas.py."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -164,3 +165,25 @@ async def test_without_its_invalidation_channel_the_cache_is_not_used() -> None:
     # Then both reads went to the store: a sign-out elsewhere could not reach this process
     assert not cache.active
     assert reads == 2
+
+
+def test_kept_answers_stay_within_their_bytes() -> None:
+    # Given a cache that may hold 100 bytes of answers
+    cache = ViewerCache(60)
+    cache.responses.max_bytes = 100
+    user, other = uuid.uuid4(), uuid.uuid4()
+    until = time.monotonic() + 60
+
+    def keep(key: str, owner: uuid.UUID) -> bool:
+        return cache.keep_response(key, key, owner, until=until, began=cache.tick, size=40)
+
+    # When a third answer of 40 bytes comes after two
+    assert [keep("a", user), keep("b", other), keep("c", user)] == [True, True, True]
+
+    # Then the map was emptied to make room, and counts only what it holds
+    assert [cache.response(k) for k in ("a", "b", "c")] == [None, None, "c"]
+    assert cache.responses.bytes == 40
+
+    # And forgetting a user gives their bytes back
+    cache._forget(user)
+    assert cache.responses.bytes == 0
