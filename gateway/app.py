@@ -93,7 +93,7 @@ class GatewayGraphQL(GraphQLOverHTTP):
             response=response if isinstance(response, Response) else None,
             services=services,
             client=client_of(request),
-            loaders=Loaders.create(services),
+            loaders=Loaders(services),
             viewer=viewer,
             principal=principal,
         )

@@ -150,8 +150,9 @@ class Settings(BaseSettings):
     upstream_connect_timeout: Seconds = 2.0
     """Timeout of opening a connection to an upstream, in seconds."""
     upstream_transport: Literal["aiohttp", "httpx"] = "aiohttp"
-    """Connection pool under the upstream HTTP clients: ``aiohttp`` (several times cheaper per
-    call, docs/performance.md) or httpx's own ``httpx``."""
+    """Connection pool under billing's httpx client (zeep needs httpx): ``aiohttp`` (several
+    times cheaper per call, docs/performance.md) or httpx's own ``httpx``. The REST
+    upstreams always use aiohttp directly."""
     upstream_slow_ms: Seconds = 1000.0
     """An upstream answering a probe slower than this is reported DEGRADED."""
     status_cache_seconds: Annotated[float, Field(ge=0)] = 1.0

@@ -1,7 +1,8 @@
 """The adapters of the five legacy systems, built once for the life of the app.
 
-One ``httpx.AsyncClient`` (connection pool, keep-alive) and one :class:`Resilience`
-(breaker, retries) per upstream, closed when the app stops.
+One HTTP client (connection pool, keep-alive) and one :class:`Resilience` (breaker,
+retries) per upstream, closed when the app stops: aiohttp's for the REST upstreams
+(``adapters/http.py``), httpx's for billing, whose SOAP client (zeep) needs it.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from httpx_aiohttp import AiohttpTransport
 from opentelemetry.sdk.trace import TracerProvider
 
 from adapters.acquirer import AcquirerClient
-from adapters.billing import BillingClient
-from adapters.http import make_client
+from adapters.billing import BillingClient, soap_http
+from adapters.http import UpstreamHttp
 from adapters.metering import MeteringClient
 from adapters.notify import MailClient, SmsClient
 from adapters.resilience import CircuitBreaker, Resilience
@@ -52,8 +53,8 @@ def _resilience(settings: Settings, name: str, tracing: TracerProvider | None) -
 
 
 def _transport(settings: Settings) -> httpx.AsyncBaseTransport | None:
-    """The pooled keep-alive connections under an upstream's client: aiohttp's, or httpx's
-    own (``None``); see ``LKK_UPSTREAM_TRANSPORT`` and docs/performance.md."""
+    """The pooled keep-alive connections under billing's httpx client: aiohttp's, or
+    httpx's own (``None``); see ``LKK_UPSTREAM_TRANSPORT`` and docs/performance.md."""
     if settings.upstream_transport != "aiohttp":
         return None
     return AiohttpTransport(
@@ -68,18 +69,24 @@ async def open_upstreams(
     """Build every adapter with its own long-lived HTTP client; close them on exit."""
     async with AsyncExitStack() as stack:
 
-        async def client(base_url: str) -> httpx.AsyncClient:
-            made = make_client(
+        async def client(base_url: str) -> UpstreamHttp:
+            made = UpstreamHttp(
                 base_url,
                 timeout=settings.upstream_timeout,
                 connect_timeout=settings.upstream_connect_timeout,
-                transport=_transport(settings),
             )
             return await stack.enter_async_context(made)
 
+        soap = soap_http(
+            settings.billing_url,
+            timeout=settings.upstream_timeout,
+            connect_timeout=settings.upstream_connect_timeout,
+            transport=_transport(settings),
+        )
+
         yield Upstreams(
             billing=BillingClient(
-                await client(settings.billing_url),
+                await stack.enter_async_context(soap),
                 _resilience(settings, "billing", tracing),
                 url=settings.billing_url,
             ),

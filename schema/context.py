@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import cached_property
 
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
@@ -28,24 +29,25 @@ MetersByAccountLoader = DataLoader[str, Cached[list[Meter]]]
 PendingByMeterLoader = DataLoader[str, list[Submission]]
 
 
-@dataclass
 class Loaders:
     """Per-request DataLoaders (``<Thing>By<Key>Loader``); they batch and de-duplicate the
-    store and upstream calls of one operation."""
+    store and upstream calls of one operation. Each is made when a resolver first asks for
+    it: most operations use one or two of them."""
 
-    contacts_by_user: ContactsByUserLoader
-    accounts_by_user: AccountsByUserLoader
-    account_by_number: AccountByNumberLoader
-    balance_by_number: BalanceByNumberLoader
-    meters_by_account: MetersByAccountLoader
-    pending_by_meter: PendingByMeterLoader
-    billing: BillingLoaders
-    """Statements and payment history (``schema/billing/loaders.py``)."""
+    def __init__(self, services: Services) -> None:
+        self.services = services
 
-    @classmethod
-    def create(cls, services: Services) -> Loaders:
-        """Fresh loaders for one request."""
-        accounts = services.accounts
+    @cached_property
+    def contacts_by_user(self) -> ContactsByUserLoader:
+        return ContactsByUserLoader(self.services.identity.contacts_of_users)
+
+    @cached_property
+    def accounts_by_user(self) -> AccountsByUserLoader:
+        return AccountsByUserLoader(self.services.accounts.numbers_of_users)
+
+    @cached_property
+    def account_by_number(self) -> AccountByNumberLoader:
+        accounts = self.services.accounts
 
         async def account_batch(
             numbers: list[str],
@@ -53,25 +55,38 @@ class Loaders:
             found = await accounts.accounts(numbers)
             return [found[n] for n in numbers]
 
+        return AccountByNumberLoader(account_batch)
+
+    @cached_property
+    def balance_by_number(self) -> BalanceByNumberLoader:
+        accounts = self.services.accounts
+
         async def balance_batch(
             numbers: list[str],
         ) -> list[Cached[AccountBalance] | None | BaseException]:
             found = await accounts.balances(numbers)
             return [found[n] for n in numbers]
 
+        return BalanceByNumberLoader(balance_batch)
+
+    @cached_property
+    def meters_by_account(self) -> MetersByAccountLoader:
+        accounts = self.services.accounts
+
         async def meters_batch(numbers: list[str]) -> list[Cached[list[Meter]] | BaseException]:
             found = await accounts.meters(numbers)
             return [found[n] for n in numbers]
 
-        return cls(
-            contacts_by_user=ContactsByUserLoader(services.identity.contacts_of_users),
-            accounts_by_user=AccountsByUserLoader(accounts.numbers_of_users),
-            account_by_number=AccountByNumberLoader(account_batch),
-            balance_by_number=BalanceByNumberLoader(balance_batch),
-            meters_by_account=MetersByAccountLoader(meters_batch),
-            pending_by_meter=PendingByMeterLoader(services.readings.pending),
-            billing=BillingLoaders.create(services),
-        )
+        return MetersByAccountLoader(meters_batch)
+
+    @cached_property
+    def pending_by_meter(self) -> PendingByMeterLoader:
+        return PendingByMeterLoader(self.services.readings.pending)
+
+    @cached_property
+    def billing(self) -> BillingLoaders:
+        """Statements and payment history (``schema/billing/loaders.py``)."""
+        return BillingLoaders(self.services)
 
 
 @dataclass

@@ -15,6 +15,7 @@ from gateway.settings import Settings
 from schema.accounts import AccountsMutation, AccountsQuery
 from schema.answers import answers
 from schema.documents import DocumentValidationCache, ValidatedDocuments
+from schema.hooks import CachedHooksSchema
 from schema.identity import IdentityMutation, IdentityQuery
 from schema.limits import limit_extensions
 from schema.metrics import OperationMetrics
@@ -41,6 +42,15 @@ class Subscription(PaymentsSubscription):
     pass
 
 
+class GatewaySchema(CachedHooksSchema, strawberry.Schema):
+    """The gateway's schema class: Strawberry's, with each extension hook's wrapper made
+    once per class (``schema/hooks.py``)."""
+
+
+class FederatedGatewaySchema(CachedHooksSchema, strawberry.federation.Schema):
+    """:class:`GatewaySchema` as a federation subgraph (``LKK_FEDERATION``)."""
+
+
 def build_schema(
     settings: Settings | None = None, tracer_provider: TracerProvider | None = None
 ) -> strawberry.Schema:
@@ -59,7 +69,7 @@ def build_schema(
     )
     federated = settings is not None and settings.federation
     validated = ValidatedDocuments(maxsize=512)
-    schema_class = strawberry.federation.Schema if federated else strawberry.Schema
+    schema_class = FederatedGatewaySchema if federated else GatewaySchema
     return schema_class(
         query=Query,
         mutation=Mutation,

@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
 
-import httpx
+import aiohttp
 
 from adapters.acquirer.models import (
     AcquirerPayment,
@@ -29,7 +29,7 @@ from adapters.errors import (
     UpstreamRejected,
     UpstreamUnavailable,
 )
-from adapters.http import json_body, send
+from adapters.http import UpstreamHttp, UpstreamResponse, json_body, send
 from adapters.resilience import Resilience
 
 UPSTREAM = "acquirer"
@@ -43,14 +43,14 @@ class AcquirerClient:
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: UpstreamHttp,
         resilience: Resilience,
         shop_id: str,
         secret_key: str,
     ) -> None:
         self.http = http
         self.resilience = resilience
-        self._auth = httpx.BasicAuth(shop_id, secret_key)
+        self._auth = {"Authorization": aiohttp.encode_basic_auth(shop_id, secret_key)}
 
     async def create_payment(
         self,
@@ -84,8 +84,7 @@ class AcquirerClient:
                 "POST",
                 "/v3/payments",
                 json=body,
-                headers={"Idempotence-Key": idempotence_key},
-                auth=self._auth,
+                headers={**self._auth, "Idempotence-Key": idempotence_key},
             )
             return parse_payment(_answer(response))
 
@@ -100,7 +99,7 @@ class AcquirerClient:
                 UPSTREAM,
                 "GET",
                 f"/v3/payments/{quote(payment_id, safe='')}",
-                auth=self._auth,
+                headers=self._auth,
             )
             return parse_payment(_answer(response))
 
@@ -110,7 +109,7 @@ class AcquirerClient:
         """One cheap authenticated round trip (``GET /v3/me``) for health probes."""
 
         async def call() -> None:
-            response = await send(self.http, UPSTREAM, "GET", "/v3/me", auth=self._auth)
+            response = await send(self.http, UPSTREAM, "GET", "/v3/me", headers=self._auth)
             answer = _answer(response)
             if not isinstance(answer, dict) or "account_id" not in answer:
                 raise UpstreamMalformed(UPSTREAM, "shop profile without account_id")
@@ -118,7 +117,7 @@ class AcquirerClient:
         await self.resilience.call(call, retry=False)
 
 
-def _answer(response: httpx.Response) -> Any:
+def _answer(response: UpstreamResponse) -> Any:
     """The JSON of a 2xx answer; the acquirer's error shape mapped to the exception tree."""
     if response.is_success:
         return json_body(UPSTREAM, response)

@@ -1,6 +1,6 @@
 """Billing's adapter: accounts, balances, statements, receipts and payments over SOAP 1.1."""
 
-from adapters.billing.client import MAX_BATCH, WSDL_PATH, BillingClient
+from adapters.billing.client import MAX_BATCH, WSDL_PATH, BillingClient, soap_http
 from adapters.billing.models import (
     AccountBalance,
     AccountStatus,
@@ -28,4 +28,5 @@ __all__ = [
     "PostedPayment",
     "Statement",
     "SupplierGroup",
+    "soap_http",
 ]

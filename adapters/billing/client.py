@@ -14,7 +14,7 @@ turned into the records of :mod:`adapters.billing.models`; nothing of SOAP leaks
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import httpx
 from lxml import etree
+from opentelemetry.propagate import inject
 from zeep import AsyncClient, Settings
 from zeep.exceptions import Error as ZeepError
 from zeep.exceptions import Fault, TransportError
@@ -69,6 +70,37 @@ RETRYABLE_CODES = frozenset({"SYSTEM_BUSY"})
 _STATUSES = {"Открыт": AccountStatus.OPEN, "Закрыт": AccountStatus.CLOSED}
 
 T = TypeVar("T")
+
+
+def soap_http(
+    base_url: str,
+    *,
+    timeout: float,
+    connect_timeout: float,
+    headers: Mapping[str, str] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    max_connections: int = 100,
+) -> httpx.AsyncClient:
+    """The one ``httpx.AsyncClient`` billing gets for the life of the app (zeep's async
+    transport needs httpx): keep-alive connections pooled, the current trace carried to
+    billing (W3C ``traceparent``)."""
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=httpx.Timeout(timeout, connect=connect_timeout),
+        limits=httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=30.0,
+        ),
+        headers=dict(headers or {}),
+        transport=transport,
+        follow_redirects=False,
+        event_hooks={"request": [_propagate_trace]},
+    )
+
+
+async def _propagate_trace(request: httpx.Request) -> None:
+    inject(request.headers)
 
 
 def _refuse_fetch(request: httpx.Request) -> httpx.Response:

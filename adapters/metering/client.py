@@ -17,10 +17,8 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-import httpx
-
 from adapters.errors import NotFound, UpstreamMalformed, UpstreamRejected, UpstreamUnavailable
-from adapters.http import json_body, send
+from adapters.http import UpstreamHttp, UpstreamResponse, json_body, send
 from adapters.metering.errors import PeriodLocked, ReadingRejected
 from adapters.metering.models import (
     ZONE_SCHEMES,
@@ -68,7 +66,7 @@ class MeteringClient:
 
     name = UPSTREAM
 
-    def __init__(self, http: httpx.AsyncClient, resilience: Resilience) -> None:
+    def __init__(self, http: UpstreamHttp, resilience: Resilience) -> None:
         self.http = http
         self.resilience = resilience
 
@@ -207,7 +205,7 @@ class MeteringClient:
 # --- answers and errors ----------------------------------------------------------------
 
 
-def _answer(response: httpx.Response, *, zone_count: int | None = None) -> Any:
+def _answer(response: UpstreamResponse, *, zone_count: int | None = None) -> Any:
     """The JSON of a 2xx answer; metering's error shape mapped to the exception tree."""
     body = json_body(UPSTREAM, response)
     if response.is_success:

@@ -13,10 +13,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-import httpx
-
 from adapters.errors import UpstreamMalformed, UpstreamRejected, UpstreamUnavailable
-from adapters.http import json_body, send
+from adapters.http import UpstreamHttp, UpstreamResponse, json_body, send
 from adapters.resilience import Resilience
 
 UPSTREAM = "sms"
@@ -54,7 +52,7 @@ class SmsClient:
     name = UPSTREAM
 
     def __init__(
-        self, http: httpx.AsyncClient, resilience: Resilience, api_key: str, sender: str
+        self, http: UpstreamHttp, resilience: Resilience, api_key: str, sender: str
     ) -> None:
         self.http = http
         self.resilience = resilience
@@ -112,7 +110,7 @@ class SmsClient:
         return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _answer(response: httpx.Response) -> dict[str, Any]:
+def _answer(response: UpstreamResponse) -> dict[str, Any]:
     """The body of an ``OK`` answer; an ``ERROR`` mapped to the exception tree."""
     if response.status_code != 200:
         # The gateway's own answers are always 200; anything else is a proxy or a

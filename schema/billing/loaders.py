@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 
 from strawberry.dataloader import DataLoader
 
@@ -20,24 +20,23 @@ PaymentsByAccountLoader = DataLoader[str, PaymentHistory]
 """account → its payment history; one read of the gateway's unbooked payments for all."""
 
 
-@dataclass
 class BillingLoaders:
-    """The billing domain's loaders of one request."""
+    """The billing domain's loaders of one request, each made on first use."""
 
-    statement_by_period: StatementByPeriodLoader
-    payments_by_account: PaymentsByAccountLoader
+    def __init__(self, services: Services) -> None:
+        self.services = services
 
-    @classmethod
-    def create(cls, services: Services) -> BillingLoaders:
-        """Fresh loaders for one request."""
-        billing = services.billing
+    @cached_property
+    def statement_by_period(self) -> StatementByPeriodLoader:
+        billing = self.services.billing
 
         async def statements_batch(
             keys: list[tuple[str, date]],
         ) -> Sequence[Cached[Statement | None] | BaseException]:
             return await billing.statements.load_many(keys)
 
-        return cls(
-            statement_by_period=StatementByPeriodLoader(statements_batch),
-            payments_by_account=PaymentsByAccountLoader(billing.history.histories),
-        )
+        return StatementByPeriodLoader(statements_batch)
+
+    @cached_property
+    def payments_by_account(self) -> PaymentsByAccountLoader:
+        return PaymentsByAccountLoader(self.services.billing.history.histories)

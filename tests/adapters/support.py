@@ -6,9 +6,11 @@ from typing import Generic, TypeVar
 
 import httpx
 
+from adapters.http import UpstreamHttp
 from adapters.resilience import CircuitBreaker, Resilience, RetryPolicy
 
 C = TypeVar("C")
+H = TypeVar("H", UpstreamHttp, httpx.AsyncClient)
 
 
 def fast_resilience(name: str, failure_threshold: int = 100) -> Resilience:
@@ -20,15 +22,22 @@ def fast_resilience(name: str, failure_threshold: int = 100) -> Resilience:
     )
 
 
-class Counted(Generic[C]):
+class Counted(Generic[C, H]):
     """An adapter under test, with a count of the HTTP requests it sent."""
 
-    def __init__(self, client: C, http: httpx.AsyncClient) -> None:
+    def __init__(self, client: C, http: H) -> None:
         self.client = client
-        self.http = http
+        self.http: H = http
         self.requests = 0
 
-        async def count(request: httpx.Request) -> None:
-            self.requests += 1
+        if isinstance(http, UpstreamHttp):
+            http.observers.append(lambda method, url: self._count())
+        else:
 
-        http.event_hooks["request"].append(count)
+            async def count(request: httpx.Request) -> None:
+                self._count()
+
+            http.event_hooks["request"].append(count)
+
+    def _count(self) -> None:
+        self.requests += 1

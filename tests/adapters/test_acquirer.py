@@ -35,7 +35,7 @@ from adapters.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from adapters.http import make_client
+from adapters.http import UpstreamHttp
 from adapters.resilience import Resilience
 from emulators.host import EmulatorHost
 from tests.adapters.support import Counted, fast_resilience
@@ -54,7 +54,7 @@ TIMEOUT = 0.3
 TOLERANCE = timedelta(minutes=5)
 
 
-Acquirer = Counted[AcquirerClient]
+Acquirer = Counted[AcquirerClient, UpstreamHttp]
 
 
 def resilience(failure_threshold: int = 100) -> Resilience:
@@ -64,9 +64,9 @@ def resilience(failure_threshold: int = 100) -> Resilience:
 
 async def adapter_for(
     emulators: EmulatorHost, *, secret_key: str | None = None, breaker_threshold: int = 100
-) -> tuple[AcquirerClient, httpx.AsyncClient]:
+) -> tuple[AcquirerClient, UpstreamHttp]:
     """An adapter with its own HTTP client (the caller closes the client)."""
-    http = make_client(emulators.config.acquirer_url, timeout=TIMEOUT, connect_timeout=TIMEOUT)
+    http = UpstreamHttp(emulators.config.acquirer_url, timeout=TIMEOUT, connect_timeout=TIMEOUT)
     client = AcquirerClient(
         http,
         resilience(breaker_threshold),

@@ -26,6 +26,7 @@ from adapters.billing import (
     GroupBalance,
     PostedPayment,
     SupplierGroup,
+    soap_http,
 )
 from adapters.errors import (
     CircuitOpen,
@@ -35,7 +36,6 @@ from adapters.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from adapters.http import make_client
 from adapters.resilience import Resilience
 from emulators.base import UTILITY_TZ
 from emulators.data import SupplierGroup as DemoGroup
@@ -51,7 +51,7 @@ MID_MARCH = datetime(2026, 3, 15, 12, 0, tzinfo=UTILITY_TZ)
 AT_PUBLICATION = datetime(2026, 3, 10, 0, 0, tzinfo=UTILITY_TZ)
 DEMO = ("7200000001", "7200000002", "7200000003", "7200000004")
 
-Billing = Counted[BillingClient]
+Billing = Counted[BillingClient, httpx.AsyncClient]
 
 
 def resilience(failure_threshold: int = 100) -> Resilience:
@@ -65,7 +65,7 @@ async def adapter_for(
 ) -> AsyncIterator[Billing]:
     """The adapter wired as the gateway wires it (``gateway/upstreams.py``)."""
     url = emulators.config.billing_url
-    async with make_client(url, timeout=seconds, connect_timeout=seconds) as http:
+    async with soap_http(url, timeout=seconds, connect_timeout=seconds) as http:
         yield Billing(BillingClient(http, resilience(breaker_threshold), url=url), http)
 
 
@@ -135,7 +135,7 @@ async def test_building_the_client_fetches_nothing_and_keeps_the_clients_headers
 ) -> None:
     # given
     url = emulators.config.billing_url
-    async with make_client(
+    async with soap_http(
         url, timeout=TIMEOUT, connect_timeout=TIMEOUT, headers={"X-Request-Source": "lkk"}
     ) as http:
         # when
@@ -545,7 +545,7 @@ async def test_a_refused_connection_is_unavailable() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{probe.getsockname()[1]}/billing"
-    async with make_client(url, timeout=TIMEOUT, connect_timeout=TIMEOUT) as http:
+    async with soap_http(url, timeout=TIMEOUT, connect_timeout=TIMEOUT) as http:
         client = BillingClient(http, resilience(), url=url)
 
         # when / then

@@ -19,7 +19,7 @@ from adapters.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from adapters.http import make_client
+from adapters.http import UpstreamHttp
 from adapters.metering import (
     METERING_TZ,
     ZONE_SCHEMES,
@@ -57,7 +57,7 @@ from tests.emulators.test_metering import (
 TIMEOUT = 0.3
 
 
-Metering = Counted[MeteringClient]
+Metering = Counted[MeteringClient, UpstreamHttp]
 
 
 def resilience(failure_threshold: int = 100) -> Resilience:
@@ -67,7 +67,7 @@ def resilience(failure_threshold: int = 100) -> Resilience:
 
 def adapter_for(emulators: EmulatorHost, *, breaker_threshold: int = 100) -> Metering:
     """An adapter wired as the gateway wires it (the caller closes ``.http``)."""
-    http = make_client(emulators.config.metering_url, timeout=TIMEOUT, connect_timeout=TIMEOUT)
+    http = UpstreamHttp(emulators.config.metering_url, timeout=TIMEOUT, connect_timeout=TIMEOUT)
     return Metering(MeteringClient(http, resilience(breaker_threshold)), http)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.http import make_client
+from adapters.http import UpstreamHttp
 from adapters.notify import (
     CircuitOpen,
     MailClient,
@@ -66,7 +66,7 @@ async def inspect(emulators: EmulatorHost) -> AsyncIterator[httpx.AsyncClient]:
 # --- SMS -------------------------------------------------------------------------------
 
 
-Sms = Counted[SmsClient]
+Sms = Counted[SmsClient, UpstreamHttp]
 
 
 SmsFactory = Callable[..., Sms]
@@ -76,12 +76,12 @@ SmsFactory = Callable[..., Sms]
 @pytest.fixture
 async def sms_for(emulators: EmulatorHost) -> AsyncIterator[SmsFactory]:
     """A factory of SMS adapters wired as the gateway wires them (clients closed after)."""
-    opened: list[httpx.AsyncClient] = []
+    opened: list[UpstreamHttp] = []
 
     def build(
         *, api_key: str | None = None, base_url: str | None = None, threshold: int = 100
     ) -> Sms:
-        http = make_client(
+        http = UpstreamHttp(
             base_url or emulators.config.sms_url, timeout=TIMEOUT, connect_timeout=TIMEOUT
         )
         opened.append(http)
