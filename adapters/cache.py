@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from aiocache import BaseCache, SimpleMemoryCache
+from aiocache.base import SENTINEL
 
 from adapters import freshness
 from adapters.errors import UpstreamUnavailable
@@ -243,11 +244,46 @@ class UpstreamCache:
         await self.backend.delete(self._key(policy, key))
 
 
+class LeanMemoryCache(SimpleMemoryCache):  # type: ignore[misc]
+    """aiocache's memory cache, same storage and expiry, without the layers every call of
+    its public API passes through: the ``AIOCACHE_DISABLE`` environment lookup, the
+    plugins' hooks and the timing (about 2 µs a lookup, against 0.1 µs for the storage
+    itself). This process's memory has no plugins, no timeout and is never disabled."""
+
+    async def get(
+        self,
+        key: str,
+        default: Any = None,
+        loads_fn: Callable[[Any], Any] | None = None,
+        namespace: str | None = None,
+        _conn: Any = None,
+    ) -> Any:
+        ns_key = self.build_key(key, namespace=self.namespace if namespace is None else namespace)
+        value = (loads_fn or self._serializer.loads)(await self._get(ns_key))
+        return value if value is not None else default
+
+    async def set(
+        self,
+        key: str,
+        value: Any,
+        ttl: Any = SENTINEL,
+        dumps_fn: Callable[[Any], Any] | None = None,
+        namespace: str | None = None,
+        _cas_token: Any = None,
+        _conn: Any = None,
+    ) -> bool:
+        ns_key = self.build_key(key, namespace=self.namespace if namespace is None else namespace)
+        dumped = (dumps_fn or self._serializer.dumps)(value)
+        done: bool = await self._set(ns_key, dumped, ttl=self._get_ttl(ttl), _cas_token=_cas_token)
+        return done
+
+
 def memory_cache() -> SimpleMemoryCache:
-    """This process's memory as a cache backend. Without aiocache's per-call timeout: memory
-    cannot hang, and the timeout wraps every lookup in ``asyncio.wait_for`` (a task per call
-    before Python 3.12; 6 % of a warm dashboard's CPU, docs/performance.md)."""
-    return SimpleMemoryCache(timeout=None)
+    """This process's memory as a cache backend (:class:`LeanMemoryCache`). Without
+    aiocache's per-call timeout too: memory cannot hang, and the timeout wraps every lookup
+    in ``asyncio.wait_for`` (a task per call before Python 3.12; 6 % of a warm dashboard's
+    CPU, docs/performance.md)."""
+    return LeanMemoryCache(timeout=None)
 
 
 def _as_datetime(epoch: float) -> datetime:

@@ -242,14 +242,6 @@ class Bench:
         gw_url = f"http://127.0.0.1:{self.ports.gateway}/healthz"
         self.servers = {
             "lkk": Server("lkk", lkk, gw_url, self.work / "lkk.log", self.gateway_env, ROOT),
-            "lkk-httpx": Server(
-                "lkk-httpx",
-                lkk,
-                gw_url,
-                self.work / "lkk-httpx.log",
-                {**self.gateway_env, "LKK_UPSTREAM_TRANSPORT": "httpx"},
-                ROOT,
-            ),
             "lkk-run": Server(
                 "lkk-run",
                 lkk,

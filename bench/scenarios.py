@@ -163,12 +163,6 @@ def passthrough(e: Endpoints) -> Scenario:
                 "our gateway: account(number).meters.readings(first: 10), signed in",
             ),
             Target(
-                "lkk-httpx",
-                "lkk-httpx",
-                _ours(e, READINGS_PAGE, {"n": "7200000004"}),
-                "our gateway with httpx's own transport (LKK_UPSTREAM_TRANSPORT=httpx)",
-            ),
-            Target(
                 "hive",
                 "hive",
                 _peer(e.hive, HIVE_READINGS, '"total":'),

@@ -7,12 +7,13 @@ customer's complaint can be followed through the gateway and into the upstream c
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import os
 import re
 import sys
 import time
-import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +27,28 @@ _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _HEADER = b"x-request-id"
 
 
+class _RequestIds:
+    """New request ids: 32 hex digits, a random half drawn once per process and a counter.
+    Unique across processes and restarts like a UUID4, without a system call for random
+    bytes and a UUID object on every request (1.5 % of a pass-through, docs/performance.md).
+    Ids are for finding a request in the logs, never a secret."""
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._prefix = ""
+        self._count = itertools.count()
+
+    def new(self) -> str:
+        pid = os.getpid()
+        if pid != self._pid:  # a forked worker draws its own half
+            self._pid, self._prefix = pid, os.urandom(8).hex()
+        return f"{self._prefix}{next(self._count) & 0xFFFF_FFFF_FFFF_FFFF:016x}"
+
+
+new_request_id = _RequestIds().new
+"""A fresh request id."""
+
+
 class RequestIdMiddleware:
     """Assigns each HTTP and WebSocket request an id and echoes it as ``X-Request-ID``."""
 
@@ -37,7 +60,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(_HEADER, b"").decode("latin-1")
-        request_id = given if _SANE_ID.match(given) else uuid.uuid4().hex
+        request_id = given if _SANE_ID.match(given) else new_request_id()
         token = request_id_var.set(request_id)
 
         async def send_with_id(message: Message) -> None:

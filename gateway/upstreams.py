@@ -74,6 +74,7 @@ async def open_upstreams(
                 base_url,
                 timeout=settings.upstream_timeout,
                 connect_timeout=settings.upstream_connect_timeout,
+                trace=tracing is not None,
             )
             return await stack.enter_async_context(made)
 

@@ -15,6 +15,7 @@ from gateway.settings import Settings
 from schema.accounts import AccountsMutation, AccountsQuery
 from schema.answers import answers
 from schema.documents import DocumentValidationCache, ValidatedDocuments
+from schema.execution import LeanExecutionContext
 from schema.hooks import CachedHooksSchema
 from schema.identity import IdentityMutation, IdentityQuery
 from schema.limits import limit_extensions
@@ -75,6 +76,7 @@ def build_schema(
         mutation=Mutation,
         subscription=Subscription,
         config=StrawberryConfig(scalar_map=SCALARS),
+        execution_context_class=LeanExecutionContext,
         extensions=[
             error_policy,  # outermost: masks what every other extension leaves
             OperationMetrics,

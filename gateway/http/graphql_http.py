@@ -38,7 +38,6 @@ import json
 import logging
 import math
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -61,7 +60,7 @@ from gateway.access.operations import document_id, parse_document_id
 from gateway.access.usage import LimitExceeded
 from gateway.http.response_cache import KeptAnswer
 from gateway.http.security_headers import graphiql_policy
-from gateway.observability import request_id_var
+from gateway.observability import new_request_id, request_id_var
 from gateway.security.web import credentials
 from gateway.services import Services
 from schema.context import Context
@@ -231,7 +230,7 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
         except Refusal as refusal:
             response = self._refusal(refusal, media or JSON)
         except Exception:  # the outermost error masker of /graphql: nothing may leak
-            request_id = request_id_var.get() or uuid.uuid4().hex
+            request_id = request_id_var.get() or new_request_id()
             logger.exception("unexpected error serving /graphql")
             response = self._refusal(
                 Refusal(

@@ -41,6 +41,45 @@ def storage_uri(redis_url: str) -> str:
     return "async+" + redis_url
 
 
+class FixedWindows:
+    """Budgets in process memory: per key, the end of its current window and what was
+    spent in it. The ``limits`` library's memory storage does the same with a clean-up task
+    scheduled on every charge, which cost several percent of a whole request
+    (docs/performance.md); here expired windows are swept when the map has doubled."""
+
+    def __init__(self) -> None:
+        self._windows: dict[tuple[str, ...], list[float]] = {}
+        self._sweep_at = 1024
+
+    def spend(self, budget: Limit, cost: int, key: tuple[str, ...], now: float) -> bool:
+        """Take ``cost``; False, and nothing taken, when less than that is left."""
+        name = (budget.name, *key)
+        window = self._windows.get(name)
+        if window is None or window[0] <= now:
+            if cost > budget.amount:
+                return False
+            if len(self._windows) >= self._sweep_at:
+                self._sweep(now)
+            self._windows[name] = [now + budget.seconds, float(cost)]
+            return True
+        if window[1] + cost > budget.amount:
+            return False
+        window[1] += cost
+        return True
+
+    def balance(self, budget: Limit, key: tuple[str, ...], now: float) -> tuple[int, float | None]:
+        """What is left, and when the window ends (None: nothing spent in a window)."""
+        window = self._windows.get((budget.name, *key))
+        if window is None or window[0] <= now:
+            return budget.amount, None
+        return max(budget.amount - int(window[1]), 0), window[0]
+
+    def _sweep(self, now: float) -> None:
+        for name in [n for n, (ends, _) in self._windows.items() if ends <= now]:
+            del self._windows[name]
+        self._sweep_at = max(1024, 2 * len(self._windows))
+
+
 class RateLimiter:
     """Counts events per key and tells when a limit is reached."""
 
@@ -54,6 +93,7 @@ class RateLimiter:
         self.storage = storage
         self._strategy = MovingWindowRateLimiter(self.storage)
         self._fixed = FixedWindowRateLimiter(self.storage)
+        self._budgets = FixedWindows() if uri.startswith("async+memory") else None
 
     async def hit(self, limit: Limit, *key: str) -> bool:
         """Count one event; False when the limit was already reached (nothing counted)."""
@@ -81,6 +121,8 @@ class RateLimiter:
     async def spend(self, budget: Limit, cost: int, *key: str) -> bool:
         """Take ``cost`` from a budget (a fixed window of ``budget.amount`` per
         ``budget.seconds``); False, and nothing taken, when less than ``cost`` is left."""
+        if self._budgets is not None:
+            return self._budgets.spend(budget, cost, key, time.time())
         if not await self._fixed.test(budget.item, *key, cost=cost):
             return False
         return await self._fixed.hit(budget.item, *key, cost=cost)
@@ -88,6 +130,8 @@ class RateLimiter:
     async def balance(self, budget: Limit, *key: str) -> tuple[int, float | None]:
         """What is left of a budget, and when its window ends (epoch seconds; None while
         nothing has been spent in a window)."""
+        if self._budgets is not None:
+            return self._budgets.balance(budget, key, time.time())
         stats = await self._fixed.get_window_stats(budget.item, *key)
         spent = stats.remaining < budget.amount
         return stats.remaining, stats.reset_time if spent else None

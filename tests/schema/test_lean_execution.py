@@ -1,0 +1,118 @@
+"""The executor's short path for plain fields answers exactly as graphql-core's full path:
+the same data, and the same errors at the same paths when a plain field cannot be sent."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import strawberry
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from schema.execution import _PLANS, LeanExecutionContext
+
+
+@strawberry.enum
+class Zone(enum.Enum):
+    DAY = "day"
+    NIGHT = "night"
+
+
+@dataclass
+class Reading:
+    day: Any
+    zone: Any
+    value: Any
+    note: Any = None
+
+    @property
+    def broken(self) -> str:
+        raise RuntimeError("no such reading")
+
+
+@strawberry.type
+class ReadingType:
+    day: date
+    zone: Zone
+    value: Decimal
+    note: str | None
+    broken: str
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def readings(self) -> list[ReadingType]:
+        return [
+            Reading(date(2026, 11, 1), Zone.DAY, Decimal("15665.7"), "ok"),  # type: ignore[list-item]
+            Reading(None, Zone.NIGHT, Decimal("1"), None),  # type: ignore[list-item]
+            Reading(date(2026, 10, 1), "dusk", Decimal("2")),  # type: ignore[list-item]
+            Reading(date(2026, 9, 1), Zone.DAY, "not a number"),  # type: ignore[list-item]
+        ]
+
+
+def _schema(execution: type[StrawberryGraphQLCoreExecutionContext], **options: Any) -> Any:
+    return strawberry.Schema(query=Query, execution_context_class=execution, **options)
+
+
+QUERIES = [
+    "{ readings { day zone value note } }",
+    "{ readings { day zone value note broken } }",
+    "{ readings { note zone } }",
+    "{ a: readings { day } b: readings { zone __typename } }",
+]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+async def test_the_short_path_answers_as_the_full_path(query: str) -> None:
+    # given
+    lean, full = _schema(LeanExecutionContext), _schema(StrawberryGraphQLCoreExecutionContext)
+
+    # when
+    fast = await lean.execute(query)
+    slow = await full.execute(query)
+
+    # then
+    assert fast.data == slow.data
+    assert [e.formatted for e in fast.errors or ()] == [e.formatted for e in slow.errors or ()]
+    plans = _PLANS[lean._schema]  # the short path was taken: plain fields have a plan
+    assert any(plan is not None for (kind, _), plan in plans.items() if kind == "ReadingType")
+    assert plans[("Query", "readings")] is None  # a resolver: the full path
+
+
+async def test_plain_fields_that_cannot_be_sent_are_errors_at_their_paths() -> None:
+    # when
+    null_day = await _schema(LeanExecutionContext).execute("{ readings { day } }")
+    bad_zone = await _schema(LeanExecutionContext).execute("{ readings { zone } }")
+
+    # then: a non-null field that is null, or a value its type cannot send, fails its
+    # list item, and so the whole (non-null) list
+    assert null_day.data is None
+    assert [(e.message, e.path) for e in null_day.errors or ()] == [
+        ("Cannot return null for non-nullable field ReadingType.day.", ["readings", 1, "day"])
+    ]
+    assert bad_zone.data is None
+    assert [e.path for e in bad_zone.errors or ()] == [["readings", 2, "zone"]]
+
+
+async def test_with_an_extension_wrapping_resolvers_every_field_passes_through_it() -> None:
+    # given
+    seen: list[str] = []
+
+    class Watch(SchemaExtension):
+        def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
+            seen.append(info.field_name)
+            return _next(root, info, *args, **kwargs)
+
+    schema = _schema(LeanExecutionContext, extensions=[Watch])
+
+    # when
+    await schema.execute("{ readings { note } }")
+
+    # then
+    assert seen == ["readings"] + ["note"] * 4
