@@ -393,8 +393,11 @@ class Outbox:
     async def run(self) -> None:
         """The background worker: deliver due writes until cancelled."""
         logger.info("outbox worker started", extra={"worker": self.worker_id})
-        self._stopping = False
+        # A stop asked before the first pass, or during one, is kept: the flag is never
+        # reset here, and the wake-up is cleared before a pass, not after it (else the
+        # shutdown waited out the whole grace period and then cancelled the worker).
         while not self._stopping:
+            self._wake.clear()
             try:
                 while not self._stopping and await self.run_once():
                     pass
@@ -402,6 +405,5 @@ class Outbox:
                 raise
             except Exception:
                 logger.exception("outbox worker pass failed")
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
+            with contextlib.suppress(TimeoutError):  # a stop during the pass set the event
                 await asyncio.wait_for(self._wake.wait(), timeout=self.policy.poll)

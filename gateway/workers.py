@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
+
+logger = logging.getLogger(__name__)
 
 
 async def stop_worker(
@@ -20,6 +23,9 @@ async def stop_worker(
     try:
         await asyncio.wait_for(asyncio.shield(task), grace)
     except TimeoutError:
+        logger.warning(
+            "worker %s did not stop within %.0f s and is cancelled", task.get_name(), grace
+        )
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -71,8 +71,9 @@ class Reconciler:
         """Confirm bookings and repair stuck payments until cancelled."""
         logger.info("payment reconciliation started")
         last_scan = float("-inf")
-        self._stopping = False
+        # A stop asked before the first pass, or during one, is kept (see Outbox.run).
         while not self._stopping:
+            self._wake.clear()
             try:
                 await self.service.bookings.confirm()
                 if time.monotonic() - last_scan >= self.policy.scan_every:
@@ -82,8 +83,7 @@ class Reconciler:
                 raise
             except Exception:
                 logger.exception("payment reconciliation pass failed")
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
+            with contextlib.suppress(TimeoutError):  # a stop during the pass set the event
                 await asyncio.wait_for(self._wake.wait(), timeout=self.policy.booking_check_every)
 
     async def reconcile_once(self) -> int:
