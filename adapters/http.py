@@ -19,7 +19,6 @@ from typing import Any
 
 import aiohttp
 import orjson
-from multidict import CIMultiDictProxy
 from opentelemetry.propagate import inject
 
 from adapters.errors import UpstreamMalformed, UpstreamTimeout, UpstreamUnavailable
@@ -33,7 +32,6 @@ class UpstreamResponse:
     """An upstream's whole answer, read before its connection went back to the pool."""
 
     status_code: int
-    headers: CIMultiDictProxy[str]
     content: bytes
 
     @property
@@ -144,7 +142,7 @@ class UpstreamHttp:
             allow_redirects=False,
         ) as answer:
             content = await answer.read()
-            return UpstreamResponse(answer.status, answer.headers, content)
+            return UpstreamResponse(answer.status, content)
 
 
 async def send(

@@ -34,14 +34,17 @@ class _RequestIds:
     Ids are for finding a request in the logs, never a secret."""
 
     def __init__(self) -> None:
-        self._pid = -1
-        self._prefix = ""
         self._count = itertools.count()
+        self._prefix = ""
+        self.redraw()
+        os.register_at_fork(after_in_child=self.redraw)  # a forked worker draws its own half
+
+    def redraw(self) -> None:
+        """A new random half (at start, and in a forked child)."""
+        self._prefix = os.urandom(8).hex()
 
     def new(self) -> str:
-        pid = os.getpid()
-        if pid != self._pid:  # a forked worker draws its own half
-            self._pid, self._prefix = pid, os.urandom(8).hex()
+        """A fresh request id."""
         return f"{self._prefix}{next(self._count) & 0xFFFF_FFFF_FFFF_FFFF:016x}"
 
 

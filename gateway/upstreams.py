@@ -83,6 +83,7 @@ async def open_upstreams(
             timeout=settings.upstream_timeout,
             connect_timeout=settings.upstream_connect_timeout,
             transport=_transport(settings),
+            trace=tracing is not None,
         )
 
         yield Upstreams(

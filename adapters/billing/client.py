@@ -80,10 +80,12 @@ def soap_http(
     headers: Mapping[str, str] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     max_connections: int = 100,
+    trace: bool = True,
 ) -> httpx.AsyncClient:
     """The one ``httpx.AsyncClient`` billing gets for the life of the app (zeep's async
     transport needs httpx): keep-alive connections pooled, the current trace carried to
-    billing (W3C ``traceparent``)."""
+    billing (W3C ``traceparent``) unless ``trace`` is off, as for
+    :class:`~adapters.http.UpstreamHttp`."""
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=httpx.Timeout(timeout, connect=connect_timeout),
@@ -95,7 +97,7 @@ def soap_http(
         headers=dict(headers or {}),
         transport=transport,
         follow_redirects=False,
-        event_hooks={"request": [_propagate_trace]},
+        event_hooks={"request": [_propagate_trace] if trace else []},
     )
 
 
