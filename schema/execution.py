@@ -1,48 +1,84 @@
-"""graphql-core's executor with a short path for the plainest fields.
+"""graphql-core's executor with a short path for plain fields.
 
 Most fields of a wide answer (a page of readings, a statement's lines) are attributes read
-off a record and sent as a scalar or an enum: no resolver, no arguments, no permission.
-graphql-core still gives each one the whole treatment: a resolve-info object, Strawberry's
-resolver wrapper, two awaitable checks and a recursive completion through the non-null
-wrapper. :class:`LeanExecutionContext` reads such a field and coerces its value directly,
-and hands everything else, and every case that would end in an error or a null, to the
-full path, so answers and errors are exactly graphql-core's (docs/performance.md).
+off a record: no resolver, no arguments, no permission. graphql-core still gives each one the
+whole treatment: a response path, a resolve-info object, Strawberry's resolver wrapper, two
+awaitable checks and a recursive completion through the non-null and list wrappers.
+:class:`LeanExecutionContext` reads such a field itself:
+
+- a **scalar or enum** is coerced directly, and no response path is even made for it;
+- an **object** (or a list of objects) of a type with no ``is_type_of`` check has its
+  sub-selection executed directly, with graphql-core's own error handling at the field's
+  and each item's path.
+
+Anything else, and every case that would end in an error or a null (a missing value, a value
+its type cannot send, an exception), takes graphql-core's full path, so answers and errors
+are exactly graphql-core's (tests/schema/test_lean_execution.py compares them side by side).
 
 The short path is off whenever an extension wraps resolvers (OpenTelemetry's ``resolve``
-hook, when tracing is on): each field must then pass through it.
+hook, when tracing is on): each field must then pass through it. Fields carrying directives
+take the full path too (``@stream`` is the executor's business).
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
     GraphQLField,
     GraphQLLeafType,
     GraphQLObjectType,
+    GraphQLOutputType,
     GraphQLSchema,
     Undefined,
     is_leaf_type,
+    is_list_type,
     is_non_null_type,
+    is_object_type,
 )
-from graphql.execution.collect_fields import FieldDetailsList
-from graphql.pyutils import Path
+from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
+from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.field import StrawberryField
 
-Plan = tuple[Callable[[Any, str], Any], str, GraphQLLeafType]
-"""How to read a plain field: the getter, the attribute's name, the scalar or enum type."""
+Read = Callable[[Any, str], Any]
 
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """A plain scalar or enum field: the getter, the attribute, the type to coerce to."""
+
+    read: Read
+    attribute: str
+    type: GraphQLLeafType
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """A plain object field, or a plain list of objects (``items``): its declared type and
+    that of the object (the list's items)."""
+
+    read: Read
+    attribute: str
+    return_type: GraphQLOutputType
+    object_type: GraphQLObjectType
+    items: bool
+    item_type: GraphQLOutputType | None
+    """The list's item type as declared (non-null or not); ``None`` for a single object."""
+
+
+Plan = Leaf | Branch
 _PLANS: weakref.WeakKeyDictionary[GraphQLSchema, dict[tuple[str, str], Plan | None]] = (
     weakref.WeakKeyDictionary()
 )
+_MISS = object()
 
 
 def _plan(field: GraphQLField | None) -> Plan | None:
-    """The plan of ``field`` if Strawberry resolves it as a plain attribute of a scalar or
-    enum type, else ``None``."""
+    """How to read ``field`` if Strawberry resolves it as a plain attribute, else ``None``."""
     if field is None or field.args or field.resolve is None:
         return None
     definition = field.extensions.get("strawberry-definition")
@@ -50,14 +86,35 @@ def _plan(field: GraphQLField | None) -> Plan | None:
         return None
     if getattr(field.resolve, "__name__", "") != "_get_basic_result":
         return None  # Strawberry wraps it (exception handlers): keep its resolver
-    leaf = field.type.of_type if is_non_null_type(field.type) else field.type
-    if not is_leaf_type(leaf):
-        return None
-    return definition.default_resolver, definition.python_name, leaf
+    read, attribute = definition.default_resolver, definition.python_name
+    declared = field.type
+    inner = declared.of_type if is_non_null_type(declared) else declared
+    if is_leaf_type(inner):
+        return Leaf(read, attribute, inner)
+    if is_object_type(inner):
+        return _branch(read, attribute, declared, inner, None)
+    if is_list_type(inner):
+        item_type = inner.of_type
+        item = item_type.of_type if is_non_null_type(item_type) else item_type
+        if is_object_type(item):
+            return _branch(read, attribute, declared, item, item_type)
+    return None
+
+
+def _branch(
+    read: Read,
+    attribute: str,
+    declared: GraphQLOutputType,
+    object_type: GraphQLObjectType,
+    item_type: GraphQLOutputType | None,
+) -> Branch | None:
+    if object_type.is_type_of is not None:
+        return None  # the check takes resolve info (and may be asynchronous)
+    return Branch(read, attribute, declared, object_type, item_type is not None, item_type)
 
 
 class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's execution context with the short path for plain leaf fields."""
+    """Strawberry's execution context with the short path for plain fields."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -68,34 +125,188 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
         middleware = self.middleware_manager
         self._lean = middleware is None or not middleware.middlewares
 
-    def execute_field(
+    def _plan_of(self, parent_type: GraphQLObjectType, name: str) -> Plan | None:
+        key = (parent_type.name, name)
+        try:
+            return self._plans[key]
+        except KeyError:
+            plan = self._plans[key] = _plan(self.schema.get_field(parent_type, name))
+            return plan
+
+    def execute_fields(
         self,
         parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: GroupedFieldSet,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's ``execute_fields``, with plain fields read on the short path."""
+        if not self._lean:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        results: dict[str, Any] = {}
+        is_awaitable = self.is_awaitable
+        awaitable_fields: list[str] = []
+        type_name = parent_type.name
+        try:
+            for response_name, field_details_list in grouped_field_set.items():
+                node = field_details_list[0].node
+                plan = self._plan_of(parent_type, node.name.value)
+                if plan is not None and not node.directives and len(field_details_list) == 1:
+                    if type(plan) is Leaf:
+                        value = _leaf(plan, source_value)
+                        if value is not _MISS:
+                            results[response_name] = value
+                            continue
+                    else:
+                        field_path = Path(path, response_name, type_name)
+                        result = self._branch(
+                            plan,  # type: ignore[arg-type]
+                            source_value,
+                            field_details_list,
+                            field_path,
+                            position_context,
+                        )
+                        if result is not _MISS:
+                            results[response_name] = result
+                            if is_awaitable(result):
+                                awaitable_fields.append(response_name)
+                            continue
+                result = self.execute_field(
+                    parent_type,
+                    source_value,
+                    field_details_list,
+                    Path(path, response_name, type_name),
+                    position_context,
+                )
+                if result is not Undefined:
+                    results[response_name] = result
+                    if is_awaitable(result):
+                        awaitable_fields.append(response_name)
+        except Exception:
+            if awaitable_fields:
+                self.settle_in_background([results[field] for field in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
+
+        async def get_results() -> dict[str, Any]:
+            if len(awaitable_fields) == 1:
+                field = awaitable_fields[0]
+                results[field] = await results[field]
+            else:
+                awaited = await gather_with_cancel(*(results[f] for f in awaitable_fields))
+                results.update(zip(awaitable_fields, awaited, strict=True))
+            return results
+
+        return get_results()
+
+    def _branch(
+        self,
+        plan: Branch,
         source: Any,
         field_details_list: FieldDetailsList,
         path: Path,
         position_context: Any,
     ) -> Any:
-        if self._lean:
-            name = field_details_list[0].node.name.value
-            key = (parent_type.name, name)
-            try:
-                plan = self._plans[key]
-            except KeyError:
-                plan = self._plans[key] = _plan(self.schema.get_field(parent_type, name))
-            if plan is not None:
-                read, attribute, leaf = plan
+        """The completed object (or list of objects) of a plain field, or ``_MISS`` for the
+        full path. Errors are handled as graphql-core's ``execute_field`` handles them."""
+        try:
+            value = plan.read(source, plan.attribute)
+        except Exception:  # noqa: BLE001 - the full path reads it again and reports it
+            return _MISS
+        if value is None or isinstance(value, Exception):
+            return _MISS
+        if plan.items:
+            if not isinstance(value, list | tuple) or any(item is None for item in value):
+                return _MISS
+            if any(self.is_awaitable(item) for item in value):
+                return _MISS
+        try:
+            if not plan.items:
+                completed = self.collect_and_execute_subfields(
+                    plan.object_type, field_details_list, path, value, position_context
+                )
+            else:
+                completed = self._items(plan, value, field_details_list, path, position_context)
+            if self.is_awaitable(completed):
+                return self._settled(completed, plan.return_type, field_details_list, path)
+        except Exception as raw_error:  # noqa: BLE001 - as graphql-core's execute_field
+            self.handle_field_error(raw_error, plan.return_type, field_details_list, path)
+            return None
+        return completed
+
+    def _items(
+        self,
+        plan: Branch,
+        items: Sequence[Any],
+        field_details_list: FieldDetailsList,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's ``complete_iterable_value`` for items that are objects."""
+        item_type = plan.item_type
+        assert item_type is not None
+        completed: list[Any] = []
+        awaitable_indices: list[int] = []
+        is_awaitable = self.is_awaitable
+        try:
+            for index, item in enumerate(items):
+                item_path = path.add_key(index, None)
                 try:
-                    value = read(source, attribute)
-                    coerced = (
-                        None
-                        if value is None or isinstance(value, Exception)
-                        else leaf.coerce_output_value(value)
+                    result = self.collect_and_execute_subfields(
+                        plan.object_type, field_details_list, item_path, item, position_context
                     )
-                except Exception:  # noqa: BLE001 - the full path below raises it again and
-                    coerced = None  # reports it as this field's error, with its path
-                if coerced is not None and coerced is not Undefined:
-                    return coerced
-        return super().execute_field(
-            parent_type, source, field_details_list, path, position_context
-        )
+                    if is_awaitable(result):
+                        result = self._settled(result, item_type, field_details_list, item_path)
+                        awaitable_indices.append(index)
+                except Exception as raw_error:  # noqa: BLE001 - as complete_list_item_value
+                    self.handle_field_error(raw_error, item_type, field_details_list, item_path)
+                    result = None
+                completed.append(result)
+        except Exception:
+            if awaitable_indices:
+                self.settle_in_background([completed[index] for index in awaitable_indices])
+            raise
+        if not awaitable_indices:
+            return completed
+
+        async def get_completed() -> list[Any]:
+            if len(awaitable_indices) == 1:
+                index = awaitable_indices[0]
+                completed[index] = await completed[index]
+            else:
+                awaited = await gather_with_cancel(*(completed[i] for i in awaitable_indices))
+                for index, value in zip(awaitable_indices, awaited, strict=True):
+                    completed[index] = value
+            return completed
+
+        return get_completed()
+
+    async def _settled(
+        self,
+        awaitable: Any,
+        return_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        path: Path,
+    ) -> Any:
+        try:
+            return await awaitable
+        except Exception as raw_error:  # noqa: BLE001 - as graphql-core's await_completed
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+
+
+def _leaf(plan: Leaf, source: Any) -> Any:
+    """The coerced value of a plain scalar or enum field, or ``_MISS`` for the full path
+    (which reads it again and reports the error or the null at its path)."""
+    try:
+        value = plan.read(source, plan.attribute)
+        if value is None or isinstance(value, Exception):
+            return _MISS
+        coerced = plan.type.coerce_output_value(value)
+    except Exception:  # noqa: BLE001
+        return _MISS
+    return _MISS if coerced is None or coerced is Undefined else coerced

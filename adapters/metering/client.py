@@ -13,6 +13,7 @@ import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -299,11 +300,18 @@ def _int(raw: Any, name: str) -> int:
 
 
 def _date(raw: Any) -> date:
-    match = _DATE.match(_text(raw, "date"))
+    return _date_of(_text(raw, "date"))
+
+
+@lru_cache(maxsize=4096)
+def _date_of(text: str) -> date:
+    """A ``dd.mm.yyyy`` date, remembered: a page of readings repeats a few dates, and this
+    was the largest part of parsing one (docs/performance.md)."""
+    match = _DATE.match(text)
     if match is None:
-        raise ValueError(f"not a dd.mm.yyyy date: {raw!r}")
-    day, month, year = (int(part) for part in match.groups())
-    return date(year, month, day)
+        raise ValueError(f"not a dd.mm.yyyy date: {text!r}")
+    day, month, year = match.groups()
+    return date(int(year), int(month), int(day))
 
 
 def _period(raw: Any) -> date:
@@ -314,9 +322,14 @@ def _period(raw: Any) -> date:
 
 
 def _value(raw: Any) -> Decimal:
-    text = _text(raw, "value")
+    return _value_of(_text(raw, "value"))
+
+
+@lru_cache(maxsize=4096)
+def _value_of(text: str) -> Decimal:
+    """A decimal-comma value, remembered like :func:`_date_of` (``Decimal`` is immutable)."""
     if not _VALUE.match(text):
-        raise ValueError(f"not a decimal-comma value: {raw!r}")
+        raise ValueError(f"not a decimal-comma value: {text!r}")
     return Decimal(text.replace(",", "."))
 
 

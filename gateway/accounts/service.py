@@ -12,12 +12,13 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from adapters.billing import AccountBalance, BillingAccount, BillingClient
-from adapters.cache import ACCOUNTS, BALANCES, METERS, Cached, UpstreamCache
+from adapters.cache import ACCOUNTS, BALANCES, METERS, Cached, CachePolicy, UpstreamCache
 from adapters.errors import UpstreamUnavailable
 from adapters.metering import Meter, MeteringClient
 from gateway.clock import Clock
@@ -82,6 +83,11 @@ class AccountsService:
             for user_id, number in rows:
                 found[user_id].append(number)
         return {user_id: tuple(numbers) for user_id, numbers in found.items()}
+
+    def numbers_in_memory(self, user_id: uuid.UUID) -> list[str] | None:
+        """The user's account numbers if this process remembers them, else ``None``."""
+        found = self.viewers.accounts_in_memory(user_id)
+        return None if found is None else list(found)
 
     async def numbers_of(self, user_id: uuid.UUID) -> list[str]:
         """One user's account numbers."""
@@ -206,6 +212,13 @@ class AccountsService:
         for number, value in loaded.items():
             result[number] = value if value is not None else Cached([], self.clock.now(), False)
         return result
+
+    def in_memory(self, policy: CachePolicy, number: str) -> Cached[Any] | None:
+        """What :meth:`accounts`, :meth:`balances` or :meth:`meters` (by their ``policy``)
+        would answer for ``number`` if it is fresh in this process's memory, else ``None``
+        (a DataLoader then batches it)."""
+        found = self.cache.peek_many(policy, [number])
+        return None if found is None else found[number]
 
     async def forget_meters(self, number: str) -> None:
         """Drop the cached meters of an account (after a reading is accepted)."""

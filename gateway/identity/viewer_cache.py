@@ -265,6 +265,16 @@ class ViewerCache:
         session, which is not remembered)."""
         return await self._through(self.sessions, digest, load, usable)
 
+    def accounts_in_memory(self, user_id: uuid.UUID) -> tuple[str, ...] | None:
+        """The user's account numbers if remembered (a hit, counted), else ``None`` (not
+        counted: :meth:`accounts_of_users` will be asked)."""
+        if not self.active:
+            return None
+        cached = self.accounts.get(user_id, time.monotonic())
+        if cached is not None:
+            self.hits += 1
+        return cached
+
     async def accounts_of_users(
         self,
         user_ids: Sequence[uuid.UUID],

@@ -68,7 +68,8 @@ async def test_app_info_shows_a_slow_upstream_as_degraded(
 ) -> None:
     # Given billing answers in 150 ms, above a 100 ms "slow" threshold
     emulators.runtimes["billing"].faults.latency_ms = 150
-    app = create_app(settings_for(emulators, tmp_path, upstream_slow_ms=100))
+    # (a generous time limit: on a loaded machine the probe must not time out to DOWN)
+    app = create_app(settings_for(emulators, tmp_path, upstream_slow_ms=100, upstream_timeout=5.0))
 
     # When
     async with (

@@ -14,7 +14,7 @@ import strawberry
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from schema.execution import _PLANS, LeanExecutionContext
+from schema.execution import _PLANS, Branch, Leaf, LeanExecutionContext
 
 
 @strawberry.enum
@@ -116,3 +116,109 @@ async def test_with_an_extension_wrapping_resolvers_every_field_passes_through_i
 
     # then
     assert seen == ["readings"] + ["note"] * 4
+
+
+# --- objects and lists of objects on the short path ---------------------------------------
+
+
+@dataclass
+class Holder:
+    """What a resolver returns: plain object and list fields, some of them broken."""
+
+    first: Any
+    maybe: Any
+    items: Any
+    loose: Any
+
+
+@strawberry.type
+class Box:
+    label: str
+
+    @strawberry.field
+    async def later(self) -> str:
+        if self.label == "boom":
+            raise RuntimeError("later failed")
+        return self.label.upper()
+
+    @strawberry.field
+    async def later_or_none(self) -> str | None:
+        if self.label == "boom":
+            raise RuntimeError("later failed")
+        return self.label
+
+
+@strawberry.type
+class HolderType:
+    first: Box
+    maybe: Box | None
+    items: list[Box]
+    loose: list[Box | None] | None
+
+
+def _box(label: Any) -> Box:
+    return Box(label=label)
+
+
+def holders() -> dict[str, Holder]:
+    """Fresh every time: the odd holder's generator is used up by one execution."""
+    return {
+        "fine": Holder(_box("a"), _box("b"), [_box("c"), _box("d")], [_box("e")]),
+        "broken": Holder(
+            _box(None), None, [_box("c"), _box(None)], [_box(None), None, _box("boom")]
+        ),
+        "boom": Holder(_box("boom"), _box("boom"), [_box("boom"), _box("x")], [_box("boom")]),
+        "odd": Holder(_box("a"), "not a box", "not a list", (b for b in [_box("g")])),
+    }
+
+
+@strawberry.type
+class HolderQuery:
+    @strawberry.field
+    def holder(self, kind: str) -> HolderType | None:
+        return holders()[kind]  # type: ignore[return-value]
+
+
+HOLDER_QUERIES = [
+    "{ holder(kind: $kind) { first { label } maybe { label } items { label } loose { label } } }",
+    "{ holder(kind: $kind) { first { later } items { later label } } }",
+    "{ holder(kind: $kind) { loose { laterOrNone } maybe { laterOrNone } } }",
+    "{ holder(kind: $kind) { items { label } again: items { later } } }",
+    "{ holder(kind: $kind) { maybe { label } items @include(if: true) { label } } }",
+]
+
+
+@pytest.mark.parametrize("kind", sorted(holders()))
+@pytest.mark.parametrize("query", HOLDER_QUERIES)
+async def test_objects_and_lists_answer_as_the_full_path(kind: str, query: str) -> None:
+    # given
+    document = "query($kind: String!) " + query
+
+    def schema(execution: type[StrawberryGraphQLCoreExecutionContext]) -> Any:
+        return strawberry.Schema(query=HolderQuery, execution_context_class=execution)
+
+    lean = schema(LeanExecutionContext)
+
+    # when
+    fast = await lean.execute(document, variable_values={"kind": kind})
+    slow = await schema(StrawberryGraphQLCoreExecutionContext).execute(
+        document, variable_values={"kind": kind}
+    )
+
+    # then: the same data and the same errors at the same paths
+    assert fast.data == slow.data
+    assert [e.formatted for e in fast.errors or ()] == [e.formatted for e in slow.errors or ()]
+    assert any(isinstance(plan, Branch) for plan in _PLANS[lean._schema].values())
+
+
+async def test_object_and_list_fields_have_plans_and_resolvers_do_not() -> None:
+    schema = strawberry.Schema(query=HolderQuery, execution_context_class=LeanExecutionContext)
+    await schema.execute('{ holder(kind: "fine") { first { label } items { label } } }')
+    plans = _PLANS[schema._schema]
+    first, items = plans[("HolderType", "first")], plans[("HolderType", "items")]
+    assert isinstance(first, Branch)
+    assert not first.items
+    assert isinstance(items, Branch)
+    assert items.items
+    assert isinstance(plans[("Box", "label")], Leaf)
+    assert plans[("HolderQuery", "holder")] is None
