@@ -3,25 +3,27 @@
 Transport failures become the adapter exception tree here, once, so each adapter only
 interprets the answers its legacy system gives.
 
-The client is aiohttp's, not httpx's: one call through httpx (even over aiohttp's
-connections, ``httpx-aiohttp``) costs about three times the CPU of the same call through
-aiohttp, and the pass-through of one upstream call is the gateway's hottest path
+The client is the gateway's own lean HTTP/1.1 client (``adapters/h1.py``), not a general
+purpose one: the pass-through of one upstream call is the gateway's hottest path, and one
+metering call cost about three times the CPU through aiohttp and nine times through httpx
 (docs/performance.md). Billing's SOAP client stays on httpx, which zeep requires.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
 
-import aiohttp
 import orjson
 from opentelemetry.propagate import inject
 
 from adapters.errors import UpstreamMalformed, UpstreamTimeout, UpstreamUnavailable
+from adapters.h1 import HttpError, Origin, request_bytes
 
 Params = Mapping[str, str | int] | Sequence[tuple[str, str | int]]
 """Query parameters: a mapping, or pairs where a name repeats (``account=…&account=…``)."""
@@ -49,8 +51,7 @@ class UpstreamHttp:
     default headers, and the current trace carried along (W3C ``traceparent``).
 
     Made once for the life of the app and closed on shutdown (``async with`` or
-    :meth:`aclose`); the aiohttp session inside is opened by the first call, in the running
-    event loop.
+    :meth:`aclose`).
     """
 
     def __init__(
@@ -67,14 +68,22 @@ class UpstreamHttp:
         self.trace = trace
         """Whether to carry the current trace (off when the gateway traces nothing: there is
         no trace to carry, and looking costs a few percent of a pass-through)."""
-        self.timeout = aiohttp.ClientTimeout(total=timeout, connect=connect_timeout)
+        self.timeout = timeout
+        """The whole call's time limit, connecting included."""
         self.headers = dict(headers or {})
         self.max_connections = max_connections
         self.observers: list[Callable[[str, str], None]] = []
         """Called with the method and URL of every request before it is sent (tests count
         the calls an adapter makes)."""
-        self._session: aiohttp.ClientSession | None = None
-        self._closed = False
+        self._origin = Origin(
+            self.base_url, max_connections=max_connections, connect_timeout=connect_timeout
+        )
+        self._base_path = urlsplit(self.base_url).path
+        self._default_headers = [
+            ("Accept", "*/*"),
+            ("User-Agent", "lkk-gateway"),
+            *self.headers.items(),
+        ]
 
     async def __aenter__(self) -> UpstreamHttp:
         return self
@@ -87,27 +96,9 @@ class UpstreamHttp:
     ) -> None:
         await self.aclose()
 
-    def _open(self) -> aiohttp.ClientSession:
-        """The session, made on first use: aiohttp binds it to the running event loop."""
-        if self._closed:
-            raise RuntimeError(f"the client of {self.base_url} is closed")
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(
-                limit=self.max_connections, limit_per_host=0, keepalive_timeout=30.0
-            ),
-            timeout=self.timeout,
-            headers=self.headers,
-            # no upstream keeps a session in cookies: nothing is remembered between calls
-            cookie_jar=aiohttp.DummyCookieJar(),
-        )
-        return self._session
-
     async def aclose(self) -> None:
         """Close the pooled connections; the client cannot be used again."""
-        self._closed = True
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._origin.close()
 
     async def request(
         self,
@@ -120,29 +111,28 @@ class UpstreamHttp:
     ) -> UpstreamResponse:
         """Send one request to ``base_url + path`` and read the whole answer.
 
-        Raises aiohttp's exceptions and ``TimeoutError``; :func:`send` maps them.
+        Raises :class:`~adapters.h1.HttpError` and ``TimeoutError``; :func:`send` maps them.
         """
-        session = self._session or self._open()
-        url = self.base_url + path
-        sent = dict(headers) if headers else {}
-        if self.trace:
-            inject(sent)
+        target = self._base_path + path
+        if params:
+            target += "?" + urlencode(params, quote_via=quote)
         for observe in self.observers:
-            observe(method, url)
-        data = None
+            observe(method, self.base_url + path)
+        sent = list(self._default_headers)
+        if headers:
+            sent.extend(headers.items())
+        if self.trace:
+            carrier: dict[str, str] = {}
+            inject(carrier)
+            sent.extend(carrier.items())
+        body = None
         if json is not None:
-            data = orjson.dumps(json)
-            sent["Content-Type"] = "application/json"
-        async with session.request(
-            method,
-            url,
-            params=params,
-            data=data,
-            headers=sent,
-            allow_redirects=False,
-        ) as answer:
-            content = await answer.read()
-            return UpstreamResponse(answer.status, content)
+            body = orjson.dumps(json)
+            sent.append(("Content-Type", "application/json"))
+        wire = request_bytes(method, target, self._origin.authority, sent, body)
+        async with asyncio.timeout(self.timeout):
+            answer = await self._origin.exchange(method, wire)
+        return UpstreamResponse(answer.status, answer.body)
 
 
 async def send(
@@ -158,10 +148,10 @@ async def send(
     """
     try:
         response = await client.request(method, url, **kwargs)
-    except TimeoutError as exc:  # aiohttp's own timeouts are TimeoutErrors too
+    except TimeoutError as exc:
         raise UpstreamTimeout(upstream, f"no answer in time ({type(exc).__name__})") from exc
-    except aiohttp.ClientError as exc:
-        raise UpstreamUnavailable(upstream, f"transport failure ({type(exc).__name__})") from exc
+    except HttpError as exc:
+        raise UpstreamUnavailable(upstream, f"transport failure ({exc})") from exc
     if response.status_code >= 500:
         raise UpstreamUnavailable(upstream, f"HTTP {response.status_code}")
     return response
