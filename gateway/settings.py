@@ -152,7 +152,7 @@ class Settings(BaseSettings):
     upstream_transport: Literal["aiohttp", "httpx"] = "aiohttp"
     """Connection pool under billing's httpx client (zeep needs httpx): ``aiohttp`` (several
     times cheaper per call, docs/performance.md) or httpx's own ``httpx``. The REST
-    upstreams always use aiohttp directly."""
+    upstreams always use the gateway's own HTTP/1.1 client (``adapters/h1.py``)."""
     upstream_slow_ms: Seconds = 1000.0
     """An upstream answering a probe slower than this is reported DEGRADED."""
     status_cache_seconds: Annotated[float, Field(ge=0)] = 1.0

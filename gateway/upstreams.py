@@ -1,8 +1,9 @@
 """The adapters of the five legacy systems, built once for the life of the app.
 
 One HTTP client (connection pool, keep-alive) and one :class:`Resilience` (breaker,
-retries) per upstream, closed when the app stops: aiohttp's for the REST upstreams
-(``adapters/http.py``), httpx's for billing, whose SOAP client (zeep) needs it.
+retries) per upstream, closed when the app stops: the gateway's own lean HTTP/1.1 client for
+the REST upstreams (``adapters/http.py`` over ``adapters/h1.py``), httpx's for billing, whose
+SOAP client (zeep) needs it.
 """
 
 from __future__ import annotations
