@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from functools import lru_cache
 from typing import Generic, TypeVar
 
 import strawberry
@@ -58,8 +59,10 @@ class Connection(Generic[T]):
         )
 
 
+@lru_cache(maxsize=4096)
 def encode_cursor(position: int) -> str:
-    """The cursor of the item at ``position``."""
+    """The cursor of the item at ``position`` (remembered: every page of every list starts
+    at the same few positions)."""
     return base64.urlsafe_b64encode(f"pos:{position}".encode()).decode()
 
 

@@ -9,11 +9,11 @@ the entry keeps the object itself so that an id reused after eviction can never 
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
+import orjson
 from graphql import ASTValidationRule, DocumentNode, FieldNode, GraphQLError, GraphQLSchema
 from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
@@ -120,8 +120,8 @@ def variables_key(variables: Mapping[str, Any] | None) -> str | None:
     if _last_variables[0] is variables:
         return _last_variables[1]
     try:
-        shown: str | None = json.dumps(variables, sort_keys=True, separators=(",", ":"))
-    except (TypeError, ValueError):
+        shown: str | None = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # orjson.JSONEncodeError: not JSON (a key that is not a string, ...)
         shown = None
     _last_variables = (variables, shown)
     return shown

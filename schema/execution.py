@@ -22,17 +22,22 @@ take the full path too (``@stream`` is the executor's business).
 
 from __future__ import annotations
 
+import enum
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
+    GraphQLBoolean,
+    GraphQLEnumType,
     GraphQLField,
+    GraphQLID,
     GraphQLLeafType,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLSchema,
+    GraphQLString,
     Undefined,
     is_leaf_type,
     is_list_type,
@@ -54,6 +59,27 @@ class Leaf:
     read: Read
     attribute: str
     type: GraphQLLeafType
+    same: Any = None
+    """A Python type whose values the scalar sends as they are (``str`` for ``String``)."""
+    members: Any = None
+    """A Strawberry enum's Python class: its members are sent by ``names``."""
+    names: dict[Any, str] | None = None
+    """An enum's members and the names it sends for them."""
+
+    @classmethod
+    def of(cls, read: Read, attribute: str, leaf: GraphQLLeafType) -> Leaf:
+        """The plan of a leaf, with its quickest exact coercion: what the type's own
+        ``coerce_output_value`` answers, worked out in advance where it can be."""
+        same = {"String": str, "ID": str, "Boolean": bool}.get(leaf.name)
+        if same is not None and leaf is not _STANDARD.get(leaf.name):
+            same = None  # a schema's own String: its coercion is its own
+        names, members_of = None, None
+        wrapped: Any = getattr(leaf, "wrapped_cls", None)  # Strawberry's enums
+        if isinstance(leaf, GraphQLEnumType) and isinstance(wrapped, enum.EnumMeta):
+            members: list[enum.Enum] = list(wrapped)
+            names = {member: leaf.coerce_output_value(member) for member in members}
+            members_of = wrapped
+        return cls(read, attribute, leaf, same, members_of, names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +101,7 @@ _PLANS: weakref.WeakKeyDictionary[GraphQLSchema, dict[tuple[str, str], Plan | No
     weakref.WeakKeyDictionary()
 )
 _MISS = object()
+_STANDARD = {"String": GraphQLString, "ID": GraphQLID, "Boolean": GraphQLBoolean}
 
 
 def _plan(field: GraphQLField | None) -> Plan | None:
@@ -90,7 +117,7 @@ def _plan(field: GraphQLField | None) -> Plan | None:
     declared = field.type
     inner = declared.of_type if is_non_null_type(declared) else declared
     if is_leaf_type(inner):
-        return Leaf(read, attribute, inner)
+        return Leaf.of(read, attribute, inner)
     if is_object_type(inner):
         return _branch(read, attribute, declared, inner, None)
     if is_list_type(inner):
@@ -304,6 +331,10 @@ def _leaf(plan: Leaf, source: Any) -> Any:
     (which reads it again and reports the error or the null at its path)."""
     try:
         value = plan.read(source, plan.attribute)
+        if type(value) is plan.same:
+            return value
+        if type(value) is plan.members:
+            return plan.names[value]  # type: ignore[index]
         if value is None or isinstance(value, Exception):
             return _MISS
         coerced = plan.type.coerce_output_value(value)

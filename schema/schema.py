@@ -10,6 +10,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.extensions.tracing import OpenTelemetryExtension
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.name_converter import NameConverter
 
 from gateway.settings import Settings
 from schema.accounts import AccountsMutation, AccountsQuery
@@ -41,6 +42,22 @@ class Mutation(IdentityMutation, AccountsMutation, DiagnosticsMutation, Payments
 @strawberry.type(description="Live updates, over graphql-transport-ws on /graphql.")
 class Subscription(PaymentsSubscription):
     pass
+
+
+class CachedNames(NameConverter):
+    """Strawberry's name converter with each Python name's GraphQL name remembered: it
+    converts the names of a field's arguments again on every call of the field."""
+
+    def __init__(self) -> None:
+        super().__init__(auto_camel_case=True)
+        self._converted: dict[str, str] = {}
+
+    def apply_naming_config(self, name: str) -> str:
+        try:
+            return self._converted[name]
+        except KeyError:
+            converted = self._converted[name] = super().apply_naming_config(name)
+            return converted
 
 
 class GatewaySchema(CachedHooksSchema, strawberry.Schema):
@@ -75,7 +92,7 @@ def build_schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        config=StrawberryConfig(scalar_map=SCALARS),
+        config=StrawberryConfig(scalar_map=SCALARS, name_converter=CachedNames()),
         execution_context_class=LeanExecutionContext,
         extensions=[
             error_policy,  # outermost: masks what every other extension leaves

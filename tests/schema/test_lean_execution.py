@@ -222,3 +222,16 @@ async def test_object_and_list_fields_have_plans_and_resolvers_do_not() -> None:
     assert items.items
     assert isinstance(plans[("Box", "label")], Leaf)
     assert plans[("HolderQuery", "holder")] is None
+
+
+async def test_strings_and_enums_are_sent_by_their_quickest_exact_coercion() -> None:
+    schema = _schema(LeanExecutionContext)
+    await schema.execute("{ readings { zone note } }")
+    plans = _PLANS[schema._schema]
+    zone, note = plans[("ReadingType", "zone")], plans[("ReadingType", "note")]
+    assert isinstance(zone, Leaf)
+    assert isinstance(note, Leaf)
+    assert note.same is str
+    assert zone.members is Zone
+    # each member's name is what the enum type itself sends for it
+    assert zone.names == {member: zone.type.coerce_output_value(member) for member in Zone}
