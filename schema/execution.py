@@ -26,7 +26,7 @@ import enum
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from graphql import (
     GraphQLBoolean,
@@ -219,16 +219,7 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if not awaitable_fields:
             return results
 
-        async def get_results() -> dict[str, Any]:
-            if len(awaitable_fields) == 1:
-                field = awaitable_fields[0]
-                results[field] = await results[field]
-            else:
-                awaited = await gather_with_cancel(*(results[f] for f in awaitable_fields))
-                results.update(zip(awaitable_fields, awaited, strict=True))
-            return results
-
-        return get_results()
+        return _settle_into(results, awaitable_fields)
 
     def _branch(
         self,
@@ -300,17 +291,7 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if not awaitable_indices:
             return completed
 
-        async def get_completed() -> list[Any]:
-            if len(awaitable_indices) == 1:
-                index = awaitable_indices[0]
-                completed[index] = await completed[index]
-            else:
-                awaited = await gather_with_cancel(*(completed[i] for i in awaitable_indices))
-                for index, value in zip(awaitable_indices, awaited, strict=True):
-                    completed[index] = value
-            return completed
-
-        return get_completed()
+        return _settle_into(completed, awaitable_indices)
 
     async def _settled(
         self,
@@ -324,6 +305,21 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
         except Exception as raw_error:  # noqa: BLE001 - as graphql-core's await_completed
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
+
+
+C = TypeVar("C", dict[str, Any], list[Any])
+
+
+async def _settle_into(container: C, keys: list[Any]) -> C:
+    """Await the awaitables at ``keys`` of ``container`` (a field map or a list) and put
+    their values in their places: one directly, several concurrently, as graphql-core does."""
+    if len(keys) == 1:
+        container[keys[0]] = await container[keys[0]]
+    else:
+        values = await gather_with_cancel(*(container[key] for key in keys))
+        for key, value in zip(keys, values, strict=True):
+            container[key] = value
+    return container
 
 
 def _leaf(plan: Leaf, source: Any) -> Any:
