@@ -72,7 +72,7 @@ class _Exchange(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.received = True
-        if self.waiter is None:  # bytes nobody asked for: the connection is out of step
+        if self.waiter is None or self.waiter.done():  # bytes nobody asked for: out of step
             self._discard()
             return
         try:
@@ -118,10 +118,17 @@ class _Exchange(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         waiter = self.waiter
-        if waiter is None or waiter.done():
+        if waiter is None or waiter.done():  # a second answer to one request: out of step
+            self.reusable = False
+            return
+        status = self.parser.get_status_code()
+        if 100 <= status < 200:  # an interim answer (103 Early Hints): the real one follows
+            self.chunks, self.size = [], 0
+            self.headers_done = self.delimited = False
+            self.encoding = b""
             return
         body = b"".join(self.chunks)
-        if self.encoding and self.encoding != b"identity":
+        if body and self.encoding and self.encoding != b"identity":
             try:
                 body = _decoded(body, self.encoding)
             except (zlib.error, HttpError) as exc:
@@ -129,7 +136,7 @@ class _Exchange(asyncio.Protocol):
                 return
         if not self.closed and not self.parser.should_keep_alive():
             self.reusable = False
-        waiter.set_result(Answer(self.parser.get_status_code(), body))
+        waiter.set_result(Answer(status, body))
 
     # --- the exchange ---------------------------------------------------------------------
 

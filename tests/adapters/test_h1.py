@@ -111,23 +111,25 @@ async def test_the_request_goes_out_as_written(server: tuple[Server, str]) -> No
 @pytest.mark.parametrize(
     ("answer", "expected"),
     [
-        (ok(b"plain"), b"plain"),
+        (ok(b"plain"), (200, b"plain")),
         (
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
             b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
-            b"abcde",
+            (200, b"abcde"),
         ),
-        (ok(gzip.compress(b"zipped"), "Content-Encoding: gzip"), b"zipped"),
-        (ok(zlib.compress(b"deflated"), "Content-Encoding: deflate"), b"deflated"),
-        (ok(b""), b""),
+        (ok(gzip.compress(b"zipped"), "Content-Encoding: gzip"), (200, b"zipped")),
+        (ok(zlib.compress(b"deflated"), "Content-Encoding: deflate"), (200, b"deflated")),
+        (ok(b""), (200, b"")),
+        (b"HTTP/1.1 204 No Content\r\nContent-Encoding: gzip\r\n\r\n", (204, b"")),
+        (b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + ok(b"after"), (200, b"after")),
     ],
 )
 async def test_every_framing_of_an_answer_is_read_whole(
-    server: tuple[Server, str], answer: bytes, expected: bytes
+    server: tuple[Server, str], answer: bytes, expected: tuple[int, bytes]
 ) -> None:
     state, url = server
     state.script = lambda head: answer
-    assert await call(url) == (200, expected)
+    assert await call(url) == expected
 
 
 async def test_an_answer_delimited_by_the_close_is_read_to_the_end(
@@ -198,6 +200,19 @@ async def test_a_post_is_not_sent_again(server: tuple[Server, str]) -> None:
         with pytest.raises(UpstreamUnavailable, match="closed the connection"):
             await send(http, "metering", "POST", "/readings", json={})
     assert len(state.requests) == 2
+
+
+async def test_bytes_past_the_answer_retire_the_connection(
+    server: tuple[Server, str],
+) -> None:
+    state, url = server
+    state.script = lambda head: ok(b"one") + b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nextra"
+    async with UpstreamHttp(url, timeout=1, connect_timeout=1, trace=False) as http:
+        first = await send(http, "metering", "GET", "/meters")
+        await asyncio.sleep(0.05)
+        second = await send(http, "metering", "GET", "/meters")
+    assert (first.content, second.content) == (b"one", b"one")
+    assert state.connections == 2  # the connection that got extra bytes was not reused
 
 
 async def test_a_slow_answer_is_a_timeout_and_its_connection_is_dropped(
