@@ -223,41 +223,39 @@ class Origin:
             try:
                 answer = await connection.start(request)
             except HttpError:
-                connection._discard()
-                self._release(connection)
+                self._release(connection, keep=False)
                 if attempt == 1 and reused and not connection.received and method in IDEMPOTENT:
                     continue  # closed by the server while idle: once more, on a new one
                 raise
             except BaseException:  # cancelled or timed out mid-answer: out of step now
-                connection._discard()
-                self._release(connection)
+                self._release(connection, keep=False)
                 raise
-            self._release(connection)
+            self._release(connection, keep=True)
             return answer
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _acquire(self) -> tuple[_Exchange, bool]:
         if self._closed:
             raise HttpError(f"the client of {self.authority} is closed")
-        now = time.monotonic()
-        while self._idle:
-            connection = self._idle.pop()
-            stale = now - connection.idle_since > self.keepalive
-            if connection.closed or not connection.reusable or stale:
-                connection._discard()
-                self._open -= 1
-                continue
-            return connection, True
-        while self._open >= self.max_connections:
+        while True:
+            now = time.monotonic()
+            while self._idle:
+                connection = self._idle.pop()
+                stale = now - connection.idle_since > self.keepalive
+                if connection.closed or not connection.reusable or stale:
+                    connection._discard()
+                    self._open -= 1
+                    continue
+                return connection, True
+            if self._open < self.max_connections:
+                break
             waiter = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
             try:
-                await waiter
+                await waiter  # a connection went back, or one closed
             finally:
                 if waiter in self._waiters:
                     self._waiters.remove(waiter)
-            if self._idle:
-                return await self._acquire()
         self._open += 1
         try:
             return await self._connect(), False
@@ -281,9 +279,10 @@ class Origin:
             raise HttpError(f"cannot connect to {self.authority} ({exc})") from exc
         return connection
 
-    def _release(self, connection: _Exchange) -> None:
+    def _release(self, connection: _Exchange, *, keep: bool) -> None:
+        """Back to the idle connections if ``keep`` and it can be reused, else closed."""
         connection.finish()
-        if connection.reusable and not connection.closed and not self._closed:
+        if keep and connection.reusable and not connection.closed and not self._closed:
             self._idle.append(connection)
         else:
             connection._discard()

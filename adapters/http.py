@@ -70,8 +70,6 @@ class UpstreamHttp:
         no trace to carry, and looking costs a few percent of a pass-through)."""
         self.timeout = timeout
         """The whole call's time limit, connecting included."""
-        self.headers = dict(headers or {})
-        self.max_connections = max_connections
         self.observers: list[Callable[[str, str], None]] = []
         """Called with the method and URL of every request before it is sent (tests count
         the calls an adapter makes)."""
@@ -82,7 +80,7 @@ class UpstreamHttp:
         self._default_headers = [
             ("Accept", "*/*"),
             ("User-Agent", "lkk-gateway"),
-            *self.headers.items(),
+            *(headers or {}).items(),
         ]
 
     async def __aenter__(self) -> UpstreamHttp:

@@ -70,9 +70,7 @@ class Leaf:
     def of(cls, read: Read, attribute: str, leaf: GraphQLLeafType) -> Leaf:
         """The plan of a leaf, with its quickest exact coercion: what the type's own
         ``coerce_output_value`` answers, worked out in advance where it can be."""
-        same = {"String": str, "ID": str, "Boolean": bool}.get(leaf.name)
-        if same is not None and leaf is not _STANDARD.get(leaf.name):
-            same = None  # a schema's own String: its coercion is its own
+        same = _SENT_AS_IS.get(leaf)  # graphql-core's own scalars only, not a schema's String
         names, members_of = None, None
         wrapped: Any = getattr(leaf, "wrapped_cls", None)  # Strawberry's enums
         if isinstance(leaf, GraphQLEnumType) and isinstance(wrapped, enum.EnumMeta):
@@ -84,14 +82,13 @@ class Leaf:
 
 @dataclass(frozen=True, slots=True)
 class Branch:
-    """A plain object field, or a plain list of objects (``items``): its declared type and
-    that of the object (the list's items)."""
+    """A plain object field, or a plain list of objects: its declared type and that of the
+    object (the list's items)."""
 
     read: Read
     attribute: str
     return_type: GraphQLOutputType
     object_type: GraphQLObjectType
-    items: bool
     item_type: GraphQLOutputType | None
     """The list's item type as declared (non-null or not); ``None`` for a single object."""
 
@@ -101,7 +98,11 @@ _PLANS: weakref.WeakKeyDictionary[GraphQLSchema, dict[tuple[str, str], Plan | No
     weakref.WeakKeyDictionary()
 )
 _MISS = object()
-_STANDARD = {"String": GraphQLString, "ID": GraphQLID, "Boolean": GraphQLBoolean}
+_SENT_AS_IS: dict[GraphQLLeafType, type] = {
+    GraphQLString: str,
+    GraphQLID: str,
+    GraphQLBoolean: bool,
+}
 
 
 def _plan(field: GraphQLField | None) -> Plan | None:
@@ -137,7 +138,7 @@ def _branch(
 ) -> Branch | None:
     if object_type.is_type_of is not None:
         return None  # the check takes resolve info (and may be asynchronous)
-    return Branch(read, attribute, declared, object_type, item_type is not None, item_type)
+    return Branch(read, attribute, declared, object_type, item_type)
 
 
 class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -181,37 +182,34 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
             for response_name, field_details_list in grouped_field_set.items():
                 node = field_details_list[0].node
                 plan = self._plan_of(parent_type, node.name.value)
+                result: Any = _MISS
                 if plan is not None and not node.directives and len(field_details_list) == 1:
                     if type(plan) is Leaf:
-                        value = _leaf(plan, source_value)
-                        if value is not _MISS:
-                            results[response_name] = value
+                        result = _leaf(plan, source_value)
+                        if result is not _MISS:  # a scalar: never awaitable
+                            results[response_name] = result
                             continue
                     else:
-                        field_path = Path(path, response_name, type_name)
                         result = self._branch(
                             plan,  # type: ignore[arg-type]
                             source_value,
                             field_details_list,
-                            field_path,
+                            Path(path, response_name, type_name),
                             position_context,
                         )
-                        if result is not _MISS:
-                            results[response_name] = result
-                            if is_awaitable(result):
-                                awaitable_fields.append(response_name)
-                            continue
-                result = self.execute_field(
-                    parent_type,
-                    source_value,
-                    field_details_list,
-                    Path(path, response_name, type_name),
-                    position_context,
-                )
-                if result is not Undefined:
-                    results[response_name] = result
-                    if is_awaitable(result):
-                        awaitable_fields.append(response_name)
+                if result is _MISS:
+                    result = self.execute_field(
+                        parent_type,
+                        source_value,
+                        field_details_list,
+                        Path(path, response_name, type_name),
+                        position_context,
+                    )
+                    if result is Undefined:
+                        continue
+                results[response_name] = result
+                if is_awaitable(result):
+                    awaitable_fields.append(response_name)
         except Exception:
             if awaitable_fields:
                 self.settle_in_background([results[field] for field in awaitable_fields])
@@ -237,13 +235,14 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return _MISS
         if value is None or isinstance(value, Exception):
             return _MISS
-        if plan.items:
-            if not isinstance(value, list | tuple) or any(item is None for item in value):
-                return _MISS
-            if any(self.is_awaitable(item) for item in value):
+        if plan.item_type is not None:
+            is_awaitable = self.is_awaitable
+            if not isinstance(value, list | tuple) or any(
+                item is None or is_awaitable(item) for item in value
+            ):
                 return _MISS
         try:
-            if not plan.items:
+            if plan.item_type is None:
                 completed = self.collect_and_execute_subfields(
                     plan.object_type, field_details_list, path, value, position_context
                 )

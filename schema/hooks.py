@@ -17,8 +17,9 @@ hook that swallows the error suppresses it; a generator that yields twice is an 
 Strawberry's stack, a hook failing on entry first closes the hooks already entered (with that
 error), so no generator is left suspended.
 
-Streamed results (``on_stream_result``), which the gateway does not use, keep Strawberry's
-own context manager.
+Synchronous execution (``execute_sync``: tools and tests, never a request) and streamed
+results (``on_stream_result``), which the gateway does not use, keep Strawberry's own context
+managers.
 """
 
 from __future__ import annotations
@@ -31,6 +32,13 @@ from types import TracebackType
 from typing import Any
 
 from strawberry.extensions import SchemaExtension
+from strawberry.extensions.context import (
+    ExecutingContextManager,
+    ExtensionContextManagerBase,
+    OperationContextManager,
+    ParsingContextManager,
+    ValidationContextManager,
+)
 from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.types import ExecutionContext
 from strawberry.utils.await_maybe import await_maybe
@@ -119,12 +127,18 @@ Opened = tuple[Generator[Any, None, None] | AsyncGenerator[Any, None], bool]
 class Stage:
     """One stage's hooks over one request's extensions, as a (mostly async) context manager."""
 
-    __slots__ = ("_extensions", "_hooks", "_opened")
+    __slots__ = ("_extensions", "_hooks", "_opened", "_sync", "_sync_class")
 
-    def __init__(self, hooks: tuple[Hook, ...], extensions: Sequence[SchemaExtension]) -> None:
+    def __init__(
+        self,
+        hooks: tuple[Hook, ...],
+        extensions: Sequence[SchemaExtension],
+        sync_class: type[ExtensionContextManagerBase],
+    ) -> None:
         self._hooks = hooks
         self._extensions = extensions
         self._opened: list[Opened] = []
+        self._sync_class = sync_class
 
     async def __aenter__(self) -> None:
         extensions, opened = self._extensions, self._opened
@@ -155,32 +169,18 @@ class Stage:
         return await self._leave(exc_value)
 
     def __enter__(self) -> None:
-        """The synchronous stage (``execute_sync``): an asynchronous hook cannot run here."""
-        extensions, opened = self._extensions, self._opened
-        try:
-            for index, kind, hook in self._hooks:
-                if kind is Kind.ASYNC_GENERATOR or kind is Kind.COROUTINE:
-                    raise RuntimeError(
-                        f"SchemaExtension hook {extensions[index]}.{hook.__name__} "
-                        "failed to complete synchronously."
-                    )
-                if kind is Kind.GENERATOR:
-                    generator = hook(extensions[index])
-                    _started(next(generator, _STOPPED))
-                    opened.append((generator, False))
-                else:
-                    hook(extensions[index])
-        except BaseException as error:
-            self._leave_sync(error)
-            raise
+        """The synchronous stage (``execute_sync``: tools and tests, never a request) is
+        Strawberry's own context manager, which refuses asynchronous hooks."""
+        self._sync = self._sync_class(list(self._extensions))
+        self._sync.__enter__()
 
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
         exc_value: BaseException | None,
         traceback: TracebackType | None,
-    ) -> bool:
-        return self._leave_sync(exc_value)
+    ) -> None:
+        self._sync.__exit__(exc_type, exc_value, traceback)
 
     async def _leave(self, error: BaseException | None) -> bool:
         """Resume the opened hooks, last first; whether ``error`` was suppressed. Raises the
@@ -189,28 +189,16 @@ class Stage:
         while opened:
             generator, is_async = opened.pop()
             try:
-                if not is_async:
-                    _resume(generator, pending)  # type: ignore[arg-type]
-                elif pending is None:
+                if is_async and pending is None:
                     await generator.__anext__()  # type: ignore[union-attr]
+                elif is_async:
+                    await generator.athrow(pending)  # type: ignore[union-attr,arg-type]
+                elif pending is None:
+                    next(generator)  # type: ignore[arg-type]
                 else:
-                    await generator.athrow(pending)  # type: ignore[union-attr]
+                    generator.throw(pending)  # type: ignore[union-attr]
             except (StopIteration, StopAsyncIteration):
                 pending = None  # finished, or swallowed the error
-            except BaseException as raised:  # noqa: BLE001 - it becomes the stage's error
-                pending = raised
-            else:
-                pending = RuntimeError("generator didn't stop")
-        return _outcome(error, pending)
-
-    def _leave_sync(self, error: BaseException | None) -> bool:
-        pending, opened = error, self._opened
-        while opened:
-            generator, _ = opened.pop()
-            try:
-                _resume(generator, pending)  # type: ignore[arg-type]
-            except StopIteration:
-                pending = None
             except BaseException as raised:  # noqa: BLE001 - it becomes the stage's error
                 pending = raised
             else:
@@ -224,13 +212,6 @@ _STOPPED = object()
 def _started(first: object) -> None:
     if first is _STOPPED:
         raise RuntimeError("generator didn't yield")
-
-
-def _resume(generator: Generator[Any, None, None], pending: BaseException | None) -> None:
-    if pending is None:
-        next(generator)
-    else:
-        generator.throw(pending)
 
 
 def _outcome(error: BaseException | None, pending: BaseException | None) -> bool:
@@ -253,16 +234,16 @@ class LeanExtensionsRunner(SchemaExtensionsRunner):
         self.plan = plan_of(extensions)
 
     def operation(self) -> Stage:  # type: ignore[override]
-        return Stage(self.plan.operation, self.extensions)
+        return Stage(self.plan.operation, self.extensions, OperationContextManager)
 
     def parsing(self) -> Stage:  # type: ignore[override]
-        return Stage(self.plan.parsing, self.extensions)
+        return Stage(self.plan.parsing, self.extensions, ParsingContextManager)
 
     def validation(self) -> Stage:  # type: ignore[override]
-        return Stage(self.plan.validation, self.extensions)
+        return Stage(self.plan.validation, self.extensions, ValidationContextManager)
 
     def executing(self) -> Stage:  # type: ignore[override]
-        return Stage(self.plan.executing, self.extensions)
+        return Stage(self.plan.executing, self.extensions, ExecutingContextManager)
 
     async def get_extensions_results(self, ctx: ExecutionContext) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -281,7 +262,7 @@ class LeanExtensionsRunner(SchemaExtensionsRunner):
         return data
 
 
-class CachedHooksSchema:
+class LeanHooksSchema:
     """Mixed into a ``strawberry.Schema`` class: its operations use
     :class:`LeanExtensionsRunner`."""
 

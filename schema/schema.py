@@ -17,7 +17,7 @@ from schema.accounts import AccountsMutation, AccountsQuery
 from schema.answers import answers
 from schema.documents import DocumentValidationCache, ValidatedDocuments
 from schema.execution import LeanExecutionContext
-from schema.hooks import CachedHooksSchema
+from schema.hooks import LeanHooksSchema
 from schema.identity import IdentityMutation, IdentityQuery
 from schema.limits import limit_extensions
 from schema.metrics import OperationMetrics
@@ -60,12 +60,12 @@ class CachedNames(NameConverter):
             return converted
 
 
-class GatewaySchema(CachedHooksSchema, strawberry.Schema):
-    """The gateway's schema class: Strawberry's, with each extension hook's wrapper made
-    once per class (``schema/hooks.py``)."""
+class GatewaySchema(LeanHooksSchema, strawberry.Schema):
+    """The gateway's schema class: Strawberry's, with the extension hooks run from a plan
+    made once per tuple of extension classes (``schema/hooks.py``)."""
 
 
-class FederatedGatewaySchema(CachedHooksSchema, strawberry.federation.Schema):
+class FederatedGatewaySchema(LeanHooksSchema, strawberry.federation.Schema):
     """:class:`GatewaySchema` as a federation subgraph (``LKK_FEDERATION``)."""
 
 

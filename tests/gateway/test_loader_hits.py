@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 
 from adapters.cache import Cached, CachePolicy, UpstreamCache
 from emulators.host import EmulatorHost
+from gateway.identity.viewer_cache import ViewerCache
 from gateway.services import Services
 from gateway.settings import Settings
 from schema.context import PeekingLoader
@@ -164,8 +165,6 @@ async def test_a_backend_outside_this_process_is_never_peeked() -> None:
 
 
 async def test_the_viewer_cache_peeks_only_while_active() -> None:
-    from gateway.identity.viewer_cache import ViewerCache
-
     user = uuid.uuid4()
 
     async def load(users: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, ...]]:

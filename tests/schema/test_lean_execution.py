@@ -217,9 +217,9 @@ async def test_object_and_list_fields_have_plans_and_resolvers_do_not() -> None:
     plans = _PLANS[schema._schema]
     first, items = plans[("HolderType", "first")], plans[("HolderType", "items")]
     assert isinstance(first, Branch)
-    assert not first.items
+    assert first.item_type is None  # a single object
     assert isinstance(items, Branch)
-    assert items.items
+    assert items.item_type is not None  # a list of objects
     assert isinstance(plans[("Box", "label")], Leaf)
     assert plans[("HolderQuery", "holder")] is None
 
