@@ -106,8 +106,9 @@ CATALOGUE: tuple[MetricDoc, ...] = (
         "counter",
         ("cache", "result"),
         "Per-process caches of customers (docs/scale-out.md): sessions and linked accounts "
-        "(cache=viewer: hit, miss) and kept answers (cache=response: hit, miss, kept, and "
-        "shared: given to a request that waited for the same one running).",
+        "(cache=viewer: hit, miss, and shared: found by another request's store read it "
+        "waited for) and kept answers (cache=response: hit, miss, kept, and shared: given to "
+        "a request that waited for the same one running).",
     ),
     MetricDoc(
         "lkk_outbox_writes",
@@ -261,6 +262,7 @@ class GatewayCollector(Collector):
         viewers = _family("lkk_viewer_cache_lookups")
         viewers.add_metric(["viewer", "hit"], responses.viewers.hits)
         viewers.add_metric(["viewer", "miss"], responses.viewers.misses)
+        viewers.add_metric(["viewer", "shared"], responses.viewers.shared)
         viewers.add_metric(["response", "hit"], responses.stats.hits)
         viewers.add_metric(["response", "miss"], responses.stats.misses)
         viewers.add_metric(["response", "kept"], responses.stats.kept)

@@ -45,6 +45,7 @@ from typing import Any
 
 from adapters.freshness import Freshness
 from gateway.clock import Clock
+from gateway.flights import Flights
 from gateway.identity.viewer_cache import ViewerCache
 from schema.documents import variables_key
 
@@ -86,7 +87,7 @@ class ResponseCache:
         self.clock = clock
         self.timezone = timezone
         self.stats = ResponseStats()
-        self._running: dict[tuple[object, ...], asyncio.Future[KeptAnswer | None]] = {}
+        self._flights: Flights[tuple[object, ...], KeptAnswer] = Flights()
 
     @property
     def enabled(self) -> bool:
@@ -113,10 +114,7 @@ class ResponseCache:
         kept = self._get(key)
         if kept is not None or not self.viewers.active:
             return kept
-        running = self._running.get(key)
-        if running is None:
-            return None
-        kept = await asyncio.shield(running)
+        kept = await self._flights.join(key)
         if kept is not None:
             self.stats.shared += 1
         return kept
@@ -124,11 +122,9 @@ class ResponseCache:
     def lead(self, key: tuple[object, ...]) -> asyncio.Future[KeptAnswer | None] | None:
         """Mark the request under ``key`` as running, unless it already is: the future to
         settle with :meth:`settle` once it has run (None: someone else leads)."""
-        if key in self._running or not self.viewers.active:
-            return None  # led by another, or nothing could be kept for the others now
-        future: asyncio.Future[KeptAnswer | None] = asyncio.get_running_loop().create_future()
-        self._running[key] = future
-        return future
+        if not self.viewers.active:
+            return None  # nothing could be kept for the others now
+        return self._flights.lead(key)
 
     def settle(
         self,
@@ -137,10 +133,7 @@ class ResponseCache:
         kept: KeptAnswer | None,
     ) -> None:
         """The led request has run: hand its kept answer (or None) to those waiting."""
-        if self._running.get(key) is future:
-            del self._running[key]
-        if not future.done():
-            future.set_result(kept)
+        self._flights.settle(key, future, kept)
 
     def _get(self, key: tuple[object, ...]) -> KeptAnswer | None:
         kept = self.viewers.response(key)

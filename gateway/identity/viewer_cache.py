@@ -18,7 +18,13 @@ Safety rules (docs/scale-out.md, "Session cache"):
   invalidation channel; while the subscription is down every request reads the store, and
   the cache is emptied when it comes back;
 - several processes with no Redis to tell each other (``LKK_WORKERS`` > 1 on one machine)
-  do not cache at all.
+  do not cache at all;
+- when an entry runs out while several requests need it at once, one of them reads the
+  store and the others wait for what it found (``gateway/flights.py``), and take it only if
+  it was remembered (nothing of the user changed during the read) and, for a session, only
+  if it is usable for them; otherwise each reads the store itself. Before this, the 50
+  clients of the warm-dashboard benchmark all read (and wanted to touch) the same session
+  every 5 s, and that burst was the p99 (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from gateway.flights import Flights
 from gateway.observability import Throttle
 
 if TYPE_CHECKING:
@@ -246,8 +253,12 @@ class ViewerCache:
         self.sessions: _Memo[str, LiveSession] = _Memo()
         self.accounts: _Memo[uuid.UUID, tuple[str, ...]] = _Memo()
         self.responses: _Memo[Hashable, object] = _Memo(max_bytes=MAX_RESPONSE_BYTES)
+        self._session_reads: Flights[str, LiveSession] = Flights()
+        self._accounts_reads: Flights[uuid.UUID, tuple[str, ...]] = Flights()
         self.hits = 0
         self.misses = 0
+        self.shared = 0
+        """Lookups answered by another request's store read they waited for."""
 
     @property
     def active(self) -> bool:
@@ -293,24 +304,47 @@ class ViewerCache:
                 found[user_id] = cached
         self.hits += len(found)
         missing = [user_id for user_id in dict.fromkeys(user_ids) if user_id not in found]
+        for user_id in [u for u in missing if self._accounts_reads.running(u)]:
+            shared = await self._accounts_reads.join(user_id)
+            if shared is not None:
+                self.shared += 1
+                found[user_id] = shared
+        missing = [user_id for user_id in missing if user_id not in found]
         if missing:
-            self.misses += len(missing)
-            began = self._tick
-            loaded = await load(missing)
-            found.update(loaded)
+            found.update(await self._read_accounts(missing, load, now))
+        return [found[user_id] for user_id in user_ids]
+
+    async def _read_accounts(
+        self,
+        user_ids: list[uuid.UUID],
+        load: Callable[[list[uuid.UUID]], Awaitable[dict[uuid.UUID, tuple[str, ...]]]],
+        now: float,
+    ) -> dict[uuid.UUID, tuple[str, ...]]:
+        """One ``load`` of ``user_ids``, led for those no other request reads now, and
+        what it found remembered where nothing of the user changed meanwhile."""
+        self.misses += len(user_ids)
+        led = {u: f for u in user_ids if (f := self._accounts_reads.lead(u)) is not None}
+        kept: dict[uuid.UUID, tuple[str, ...]] = {}
+        began = self._tick
+        try:
+            loaded = await load(user_ids)
             if self.active:
-                for user_id in missing:
+                for user_id in user_ids:
                     if self._unchanged_since(began, user_id):
                         self.accounts.put(user_id, loaded[user_id], user_id, now + self.ttl)
-        return [found[user_id] for user_id in user_ids]
+                        kept[user_id] = loaded[user_id]
+            return loaded
+        finally:
+            for user_id, future in led.items():
+                self._accounts_reads.settle(user_id, future, kept.get(user_id))
 
     async def _through(
         self,
-        memo: _Memo[K, V],
-        key: K,
-        load: Callable[[], Awaitable[tuple[V, uuid.UUID] | None]],
-        usable: Callable[[V], bool],
-    ) -> V | None:
+        memo: _Memo[str, LiveSession],
+        key: str,
+        load: Callable[[], Awaitable[tuple[LiveSession, uuid.UUID] | None]],
+        usable: Callable[[LiveSession], bool],
+    ) -> LiveSession | None:
         if not self.active:
             loaded = await load()
             return None if loaded is None else loaded[0]
@@ -319,15 +353,26 @@ class ViewerCache:
         if value is not None and usable(value):
             self.hits += 1
             return value
+        shared = await self._session_reads.join(key)
+        if shared is not None and usable(shared):
+            self.shared += 1
+            return shared
         self.misses += 1
+        led = self._session_reads.lead(key)
+        kept: LiveSession | None = None
         began = self._tick
-        loaded = await load()
-        if loaded is None:
-            return None
-        value, user_id = loaded
-        if self.active and self._unchanged_since(began, user_id):
-            memo.put(key, value, user_id, now + self.ttl)
-        return value
+        try:
+            loaded = await load()
+            if loaded is None:
+                return None
+            value, user_id = loaded
+            if self.active and self._unchanged_since(began, user_id):
+                memo.put(key, value, user_id, now + self.ttl)
+                kept = value
+            return value
+        finally:
+            if led is not None:
+                self._session_reads.settle(key, led, kept)
 
     @property
     def tick(self) -> int:

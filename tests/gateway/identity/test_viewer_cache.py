@@ -9,12 +9,14 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import event
 from starlette.applications import Starlette
 
+from gateway.identity.sessions import LiveSession, Viewer
 from gateway.identity.viewer_cache import RedisInvalidationBus, ViewerCache
 from gateway.services import Services
 from tests.gateway.accounts.test_accounts_api import DASHBOARD, SELECT, UNLINK
@@ -187,3 +189,146 @@ def test_kept_answers_stay_within_their_bytes() -> None:
     # And forgetting a user gives their bytes back
     cache._forget(user)
     assert cache.responses.bytes == 0
+
+
+# --- bursts: one store read for requests that need the same entry at once ------------------
+
+
+class SlowSessionRead:
+    """A store read of a session that waits, once under way, until released; each read
+    finds a new :class:`LiveSession` (so who got which read is visible), or fails."""
+
+    def __init__(self, user: uuid.UUID, *, fail_first: bool = False) -> None:
+        self.user = user
+        self.reading = asyncio.Event()
+        self.release = asyncio.Event()
+        self.reads = 0
+        self.fail_first = fail_first
+
+    async def load(self) -> tuple[LiveSession, uuid.UUID]:
+        self.reads += 1
+        number = self.reads
+        self.reading.set()
+        await self.release.wait()
+        if self.fail_first and number == 1:
+            raise ConnectionError("the store went away")
+        now = datetime.now(UTC)
+        viewer = Viewer(self.user, f"login-{number}", "7200000001", uuid.uuid4(), "7200000001")
+        return LiveSession(viewer, now, now + timedelta(days=1)), self.user
+
+
+def usable(_: LiveSession) -> bool:
+    return True
+
+
+async def burst(cache: ViewerCache, read: SlowSessionRead, count: int) -> list[Any]:
+    """``count`` requests authenticating the same token at once, the first one's read held
+    until all of them are waiting."""
+    tasks = [asyncio.create_task(cache.session("digest", read.load, usable)) for _ in range(count)]
+    await read.reading.wait()
+    await asyncio.sleep(0)  # the others reach the cache while the first read is held
+    read.release.set()
+    return await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_a_session_needed_by_many_requests_at_once_is_read_once() -> None:
+    # Given a cache without the session (it ran out)
+    cache, read = ViewerCache(60), SlowSessionRead(uuid.uuid4())
+
+    # When ten requests with the same token arrive while it is being read
+    found = await burst(cache, read, 10)
+
+    # Then the store was read once and every request has what it found
+    assert read.reads == 1
+    assert {session.viewer.login for session in found} == {"login-1"}
+    assert (cache.misses, cache.shared) == (1, 9)
+
+
+async def test_a_read_that_may_not_be_kept_is_not_shared() -> None:
+    # Given a session being read for ten requests at once
+    user = uuid.uuid4()
+    cache, read = ViewerCache(60), SlowSessionRead(user)
+    tasks = [asyncio.create_task(cache.session("digest", read.load, usable)) for _ in range(10)]
+    await read.reading.wait()
+    await asyncio.sleep(0)
+
+    # When its user changes (a sign-out elsewhere) before the read ends
+    await cache.changed(user)
+    read.release.set()
+    found = await asyncio.gather(*tasks)
+
+    # Then the nine waiting were not given the read that began before the change
+    logins = [session.viewer.login for session in found if session is not None]
+    assert len(logins) == 10
+    assert logins.count("login-1") == 1
+    assert read.reads == 10
+    assert cache.shared == 0
+
+
+async def test_a_failed_read_lets_the_waiting_requests_read_themselves() -> None:
+    # Given a first store read that fails while nine more requests wait for it
+    cache, read = ViewerCache(60), SlowSessionRead(uuid.uuid4(), fail_first=True)
+
+    # When they all arrive at once
+    found = await burst(cache, read, 10)
+
+    # Then only the first request has the error; the others read the session
+    assert isinstance(found[0], ConnectionError)
+    assert all(isinstance(session, LiveSession) for session in found[1:])
+    assert read.reads > 1
+
+
+async def test_a_cancelled_request_does_not_stop_the_read_the_others_wait_for() -> None:
+    # Given a session being read for three requests at once
+    cache, read = ViewerCache(60), SlowSessionRead(uuid.uuid4())
+    tasks = [asyncio.create_task(cache.session("digest", read.load, usable)) for _ in range(3)]
+    await read.reading.wait()
+    await asyncio.sleep(0)
+
+    # When one of the waiting requests is cancelled (its client went away)
+    tasks[1].cancel()
+    read.release.set()
+    done = await asyncio.gather(*tasks, return_exceptions=True)
+
+    # Then the others have the one read's session
+    assert isinstance(done[1], asyncio.CancelledError)
+    assert done[0] == done[2]
+    assert read.reads == 1
+
+
+async def test_one_users_accounts_needed_at_once_are_read_once() -> None:
+    # Given a cache without a user's accounts, and their read held once under way
+    cache, user, read = ViewerCache(60), uuid.uuid4(), SlowAccountsRead()
+    tasks = [asyncio.create_task(cache.accounts_of_users([user], read.load)) for _ in range(5)]
+    await read.reading.wait()
+    await asyncio.sleep(0)
+
+    # When it ends
+    read.release.set()
+    found = await asyncio.gather(*tasks)
+
+    # Then it was the one read for all five
+    assert found == [[("7200000001",)]] * 5
+    assert read.reads == 1
+    assert cache.shared == 4
+
+
+async def test_a_burst_after_the_session_ran_out_reads_it_from_the_store_once(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    # Given a customer whose session and accounts were remembered and then ran out
+    headers = await sign_in_demo(client)
+    assert "errors" not in await graphql(client, DASHBOARD, headers=headers)
+    viewers = app.state.services.responses.viewers
+    viewers.clear()
+
+    # When the app sends ten requests at once
+    with store_statements(app) as statements:
+        answers = await asyncio.gather(*(graphql(client, ME, headers=headers) for _ in range(10)))
+
+    # Then the session and the accounts were each read from the store once
+    assert all(answer == answers[0] for answer in answers)
+    assert answers[0]["data"]["me"]["login"] == "7200000001"
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len([s for s in reads if "FROM sessions" in s]) == 1, reads
+    assert len(reads) == 2, reads
