@@ -141,8 +141,21 @@ class TargetResult:
     """Every run of one target of a scenario."""
 
     target: Target
-    runs: list[Run] = field(default_factory=list)
+    measured: list[Run] = field(default_factory=list)
+    """Every run, in the order measured (rounds of all the concurrencies)."""
     unavailable: str = ""
+
+    @property
+    def runs(self) -> list[Run]:
+        """One run per concurrency: the median run by RPS over the rounds (each reported row
+        is one real run, not a mix of several)."""
+        by_level: dict[int, list[Run]] = {}
+        for run in self.measured:
+            by_level.setdefault(run.connections, []).append(run)
+        return [
+            sorted(runs, key=lambda r: r.load.rps)[(len(runs) - 1) // 2]
+            for _, runs in sorted(by_level.items())
+        ]
 
     def as_json(self) -> dict[str, Any]:
         """The target as written to the results."""
@@ -155,6 +168,7 @@ class TargetResult:
             "faults": {k: dict(v) for k, v in self.target.faults.items()},
             "unavailable": self.unavailable or None,
             "runs": [run.as_json() for run in self.runs],
+            "rounds": [run.as_json() for run in self.measured],
         }
 
 
@@ -510,39 +524,64 @@ class Bench:
         }
 
     def run_scenario(self, scenario: Scenario) -> dict[str, Any]:
-        """Every target of a scenario at every concurrency."""
-        results: list[TargetResult] = []
+        """Every target of a scenario at every concurrency, in rounds: each round measures
+        every target once, so that a machine slowing down for a minute weighs on every
+        target alike rather than on whichever ran then."""
         connections = tuple(self.args.connections or scenario.connections)
+        rounds = self.args.rounds or scenario.rounds
+        results = [
+            TargetResult(target)
+            for target in scenario.targets
+            if not self.args.targets or target.name in self.args.targets
+        ]
+        for result in results:
+            if result.target.server in self.unavailable:
+                result.unavailable = self.unavailable[result.target.server]
         if scenario.faults:
             self.set_faults(scenario.faults)
         try:
-            for target in scenario.targets:
-                if self.args.targets and target.name not in self.args.targets:
-                    continue
-                result = TargetResult(target)
-                results.append(result)
-                if target.server in self.unavailable:
-                    result.unavailable = self.unavailable[target.server]
-                    continue
-                for c in connections:
-                    logger.info("%s / %s / c=%d", scenario.name, target.name, c)
-                    try:
-                        run = self.measure(scenario, target, c)
-                    except Exception as exc:  # a peer that fails is reported, not fatal
-                        logger.exception("%s / %s failed", scenario.name, target.name)
-                        result.unavailable = f"{type(exc).__name__}: {exc}"
-                        break
-                    result.runs.append(run)
-                    logger.info("  %.0f rps, p99 %.1f ms", run.load.rps, run.load.latency_ms["p99"])
+            for round_ in range(1, rounds + 1):
+                for result in results:
+                    if not result.unavailable:
+                        self._measure_target(scenario, result, connections, round_, rounds)
         finally:
             if scenario.faults:
                 self.clear_faults(scenario.faults)
+        notes = list(scenario.notes)
+        if rounds > 1:
+            notes.append(
+                f"{rounds} rounds, each measuring every target in turn; a row is the median "
+                "round by RPS (every round is in the JSON file, under `rounds`)."
+            )
         return {
             "scenario": scenario.name,
             "title": scenario.title,
-            "notes": list(scenario.notes),
+            "notes": notes,
+            "rounds": rounds,
             "targets": [r.as_json() for r in results],
         }
+
+    def _measure_target(
+        self,
+        scenario: Scenario,
+        result: TargetResult,
+        connections: tuple[int, ...],
+        round_: int,
+        rounds: int,
+    ) -> None:
+        target = result.target
+        for c in connections:
+            logger.info(
+                "%s / %s / c=%d (round %d/%d)", scenario.name, target.name, c, round_, rounds
+            )
+            try:
+                run = self.measure(scenario, target, c)
+            except Exception as exc:  # a peer that fails is reported, not fatal
+                logger.exception("%s / %s failed", scenario.name, target.name)
+                result.unavailable = f"{type(exc).__name__}: {exc}"
+                return
+            result.measured.append(run)
+            logger.info("  %.0f rps, p99 %.1f ms", run.load.rps, run.load.latency_ms["p99"])
 
     def subscriptions(self, count: int) -> dict[str, Any]:
         """Scenario (6): ``count`` open paymentUpdated subscriptions (bench/subscriptions.py)."""
@@ -673,6 +712,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--scenarios", nargs="*", help="only these scenarios")
     parser.add_argument("--targets", nargs="*", help="only these targets")
+    parser.add_argument(
+        "--rounds", type=int, help="rounds of every target (default: per scenario, 1 to 3)"
+    )
     parser.add_argument("--workers", type=int, default=1, help="LKK_WORKERS of our gateway")
     parser.add_argument("--port-base", type=int, default=18000)
     parser.add_argument("--no-peers", action="store_true", help="leave Hive and Apollo out")
@@ -682,7 +724,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="2 s runs, 1 s warm-up (a smoke test)")
     args = parser.parse_args(argv)
     if args.quick:
-        args.duration, args.warmup = 2.0, 1.0
+        args.duration, args.warmup, args.rounds = 2.0, 1.0, 1
     return args
 
 

@@ -122,6 +122,9 @@ class Scenario:
     faults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Fault knobs for every target of the scenario."""
     notes: tuple[str, ...] = ()
+    rounds: int = 1
+    """Rounds of every target (``--rounds`` overrides): more where a target of the issue is a
+    ratio to a peer that the machine's minute-to-minute swings could turn over."""
 
 
 def _ours(
@@ -179,6 +182,7 @@ def passthrough(e: Endpoints) -> Scenario:
             "Ours also authenticates the session (store) and checks that the account is the "
             "customer's (store, cached meters) before the metering call; the peers do neither.",
         ),
+        rounds=3,
     )
 
 
