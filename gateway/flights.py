@@ -8,6 +8,10 @@ warm dashboard's p99 (docs/performance.md). With a :class:`Flights`, the first r
 leads, the others wait for what it hands over, and a leader that hands nothing over (it
 failed, was cancelled, or what it found may not be shared) lets each waiter do the work
 itself — waiting never turns into an error of someone else's.
+
+The upstream cache (``adapters/cache.py``) keeps its own single flight on purpose: there the
+waiters share the load's *error* too, since an upstream that just failed is not asked again
+by every waiter (each then serves its stale value), and a batch's keys settle one by one.
 """
 
 from __future__ import annotations

@@ -273,8 +273,36 @@ class ViewerCache:
     ) -> LiveSession | None:
         """The live session of the token with ``digest``: remembered if ``usable`` says so,
         else what ``load`` answers (the session and its user's id, or None for no live
-        session, which is not remembered)."""
-        return await self._through(self.sessions, digest, load, usable)
+        session, which is not remembered). When another request is reading the same
+        session from the store, its read is waited for and used if it was remembered."""
+        if not self.active:
+            loaded = await load()
+            return None if loaded is None else loaded[0]
+        now = time.monotonic()
+        value = self.sessions.get(digest, now)
+        if value is not None and usable(value):
+            self.hits += 1
+            return value
+        shared = await self._session_reads.join(digest)
+        if shared is not None and usable(shared):
+            self.shared += 1
+            return shared
+        self.misses += 1
+        led = self._session_reads.lead(digest)
+        kept: LiveSession | None = None
+        began = self._tick
+        try:
+            loaded = await load()
+            if loaded is None:
+                return None
+            value, user_id = loaded
+            if self.active and self._unchanged_since(began, user_id):
+                self.sessions.put(digest, value, user_id, now + self.ttl)
+                kept = value
+            return value
+        finally:
+            if led is not None:
+                self._session_reads.settle(digest, led, kept)
 
     def accounts_in_memory(self, user_id: uuid.UUID) -> tuple[str, ...] | None:
         """The user's account numbers if remembered (a hit, counted), else ``None`` (not
@@ -337,42 +365,6 @@ class ViewerCache:
         finally:
             for user_id, future in led.items():
                 self._accounts_reads.settle(user_id, future, kept.get(user_id))
-
-    async def _through(
-        self,
-        memo: _Memo[str, LiveSession],
-        key: str,
-        load: Callable[[], Awaitable[tuple[LiveSession, uuid.UUID] | None]],
-        usable: Callable[[LiveSession], bool],
-    ) -> LiveSession | None:
-        if not self.active:
-            loaded = await load()
-            return None if loaded is None else loaded[0]
-        now = time.monotonic()
-        value = memo.get(key, now)
-        if value is not None and usable(value):
-            self.hits += 1
-            return value
-        shared = await self._session_reads.join(key)
-        if shared is not None and usable(shared):
-            self.shared += 1
-            return shared
-        self.misses += 1
-        led = self._session_reads.lead(key)
-        kept: LiveSession | None = None
-        began = self._tick
-        try:
-            loaded = await load()
-            if loaded is None:
-                return None
-            value, user_id = loaded
-            if self.active and self._unchanged_since(began, user_id):
-                memo.put(key, value, user_id, now + self.ttl)
-                kept = value
-            return value
-        finally:
-            if led is not None:
-                self._session_reads.settle(key, led, kept)
 
     @property
     def tick(self) -> int:
