@@ -18,6 +18,13 @@ are exactly graphql-core's (tests/schema/test_lean_execution.py compares them si
 The short path is off whenever an extension wraps resolvers (OpenTelemetry's ``resolve``
 hook, when tracing is on): each field must then pass through it. Fields carrying directives
 take the full path too (``@stream`` is the executor's business).
+
+graphql-core also collects each object's sub-selections anew for every request (it remembers
+them only within one execution), walking the document's selection sets. For a document with
+no directives and no fragment arguments what it collects depends on nothing but the document
+and the schema, so it is remembered per operation across requests
+(:func:`_collections_of`); documents come from the parser cache, so a repeated query is the
+same operation object.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from graphql import (
+    FieldNode,
     GraphQLBoolean,
     GraphQLEnumType,
     GraphQLField,
@@ -38,16 +46,26 @@ from graphql import (
     GraphQLOutputType,
     GraphQLSchema,
     GraphQLString,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
     Undefined,
     is_leaf_type,
     is_list_type,
     is_non_null_type,
     is_object_type,
 )
-from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
+from graphql.execution.collect_fields import (
+    CollectedFields,
+    FieldDetailsList,
+    FragmentDetails,
+    GroupedFieldSet,
+)
 from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.field import StrawberryField
+
+from schema.documents import ByDocument
 
 Read = Callable[[Any, str], Any]
 
@@ -141,6 +159,47 @@ def _branch(
     return Branch(read, attribute, declared, object_type, item_type)
 
 
+Collections = dict[tuple[Any, ...], CollectedFields]
+_COLLECTIONS: ByDocument[Collections | None] = ByDocument()
+
+
+def _collections_of(
+    operation: OperationDefinitionNode, fragments: dict[str, FragmentDetails]
+) -> Collections | None:
+    """The sub-selections collected so far for ``operation`` (keyed by the object type and
+    the identities of the field nodes), or ``None`` when what is collected may depend on the
+    variables: a directive (``@skip``, ``@include``, ``@defer``) or a fragment with arguments
+    anywhere in what the operation runs."""
+    return _COLLECTIONS.get((operation,), (), lambda: {} if _static(operation, fragments) else None)
+
+
+def _static(operation: OperationDefinitionNode, fragments: dict[str, FragmentDetails]) -> bool:
+    for fragment in fragments.values():
+        definition = fragment.definition
+        if fragment.variable_signatures or definition.variable_definitions:
+            return False
+        if definition.directives or not _plain(definition.selection_set):
+            return False
+    return not operation.directives and _plain(operation.selection_set)
+
+
+def _plain(selection_set: SelectionSetNode | None) -> bool:
+    """No selection under ``selection_set`` carries a directive."""
+    if selection_set is None:
+        return True
+    for selection in selection_set.selections:
+        if selection.directives:
+            return False
+        if isinstance(selection, FieldNode | InlineFragmentNode) and not _plain(
+            selection.selection_set
+        ):
+            return False
+    return True
+
+
+_UNKNOWN: Any = object()
+
+
 class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's execution context with the short path for plain fields."""
 
@@ -152,6 +211,25 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._plans = plans
         middleware = self.middleware_manager
         self._lean = middleware is None or not middleware.middlewares
+        self._collections: Collections | None = _UNKNOWN
+
+    def collect_subfields(
+        self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> CollectedFields:
+        """graphql-core's collection of an object's sub-selections, remembered across
+        requests when the operation allows it (:func:`_collections_of`)."""
+        collections = self._collections
+        if collections is _UNKNOWN:
+            collections = self._collections = _collections_of(self.operation, self.fragments)
+        if collections is None:
+            return super().collect_subfields(return_type, field_details_list)
+        key = (return_type, *[id(details.node) for details in field_details_list])
+        collected = collections.get(key)
+        if collected is None:
+            collected = collections[key] = super().collect_subfields(
+                return_type, field_details_list
+            )
+        return collected
 
     def _plan_of(self, parent_type: GraphQLObjectType, name: str) -> Plan | None:
         key = (parent_type.name, name)

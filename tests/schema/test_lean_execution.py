@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 import strawberry
-from strawberry.extensions import SchemaExtension
+from graphql.execution import executor as executor_module
+from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from schema.execution import _PLANS, Branch, Leaf, LeanExecutionContext
@@ -235,3 +236,116 @@ async def test_strings_and_enums_are_sent_by_their_quickest_exact_coercion() -> 
     assert zone.members is Zone
     # each member's name is what the enum type itself sends for it
     assert zone.names == {member: zone.type.coerce_output_value(member) for member in Zone}
+
+
+# --- sub-selections collected once per operation ------------------------------------------
+
+
+@strawberry.interface
+class Named:
+    name: str
+
+
+@strawberry.type
+class Person(Named):
+    age: int
+
+
+@strawberry.type
+class Company(Named):
+    staff: list[Person]
+
+
+@strawberry.type
+class DirectoryQuery:
+    @strawberry.field
+    def entries(self) -> list[Named]:
+        ann = Person(name="Ann", age=30)
+        return [ann, Company(name="Volt", staff=[ann]), Person(name="Bob", age=41)]
+
+
+DIRECTORY = (
+    "{ entries { name ...Ages ... on Company { staff { ...Ages } } } } "
+    "fragment Ages on Person { age }"
+)
+
+
+def _directory(execution: type[StrawberryGraphQLCoreExecutionContext]) -> Any:
+    return strawberry.Schema(
+        query=DirectoryQuery,
+        types=[Person, Company],
+        execution_context_class=execution,
+        extensions=[lambda: ParserCache(maxsize=16)],  # the same text, the same document
+    )
+
+
+@pytest.fixture
+def collections(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The object types graphql-core walks the document for, one entry per collection."""
+    walked: list[str] = []
+    original = executor_module.collect_subfields
+
+    def counted(*args: Any) -> Any:
+        walked.append(args[4].name)  # the return type
+        return original(*args)
+
+    monkeypatch.setattr(executor_module, "collect_subfields", counted)
+    return walked
+
+
+async def test_a_repeated_operation_collects_its_sub_selections_once(
+    collections: list[str],
+) -> None:
+    # given: fragments and a type condition on an interface's list
+    lean, full = _directory(LeanExecutionContext), _directory(StrawberryGraphQLCoreExecutionContext)
+    expected = await full.execute(DIRECTORY)
+    collections.clear()
+
+    # when
+    first = await lean.execute(DIRECTORY)
+    walked_first = list(collections)
+    second = await lean.execute(DIRECTORY)
+
+    # then: the same answers as graphql-core's, and the second request walks nothing
+    assert first.data == second.data == expected.data
+    assert expected.data == {
+        "entries": [
+            {"name": "Ann", "age": 30},
+            {"name": "Volt", "staff": [{"age": 30}]},
+            {"name": "Bob", "age": 41},
+        ]
+    }
+    assert sorted(walked_first) == ["Company", "Person", "Person"]  # entries' types, staff
+    assert collections == walked_first
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "query($full: Boolean!) { entries { name ... on Person @include(if: $full) { age } } }",
+        "query($full: Boolean!) { entries { name ...Ages } } "
+        "fragment Ages on Person { age @include(if: $full) }",
+        "query($full: Boolean!) { entries { name ...Ages @skip(if: $full) } } "
+        "fragment Ages on Person { age }",
+    ],
+)
+async def test_what_the_variables_select_is_collected_for_each_request(
+    document: str, collections: list[str]
+) -> None:
+    # given
+    lean, full = _directory(LeanExecutionContext), _directory(StrawberryGraphQLCoreExecutionContext)
+
+    # when: the same document with the variable one way, the other way, and back
+    answers = [
+        await lean.execute(document, variable_values={"full": value})
+        for value in (True, False, True)
+    ]
+    collections.clear()
+    await lean.execute(document, variable_values={"full": False})
+
+    # then: each answer is graphql-core's for its variables, and every request collects
+    for value, answer in zip((True, False, True), answers, strict=True):
+        expected = await full.execute(document, variable_values={"full": value})
+        assert answer.data == expected.data
+    assert answers[0].data != answers[1].data
+    assert collections  # walked again: nothing was kept for this operation
