@@ -257,3 +257,37 @@ async def test_cyrillic_travels_as_utf8_not_escapes(client: httpx.AsyncClient) -
 
     message = response.json()["errors"][0]["message"]
     assert message.encode() in response.content  # not \\uXXXX escapes
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (
+            b'{"query": "{ __typename }", "variables": {"n": 123456789012345678901234567890}}',
+            "a 100-bit integer",
+        ),
+        (
+            b'{"query": "{ __typename }", "variables": {"n": NaN, "m": 1e400}}',
+            "NaN and a number past a double",
+        ),
+        (
+            b'{"query": "{ __typename }", "variables": {"s": "\\ud800"}}',
+            "an escaped lone surrogate",
+        ),
+        (
+            b'{"query": "{ appInfo { version } }", "query": "{ __typename }"}',
+            "a repeated key: the last wins",
+        ),
+    ],
+)
+async def test_json_that_only_the_standard_library_reads_is_read_as_it_reads_it(
+    client: httpx.AsyncClient, content: bytes, problem: str
+) -> None:
+    response = await client.post(
+        "/graphql",
+        content=content,
+        headers={"content-type": "application/json", "accept": "application/json"},
+    )
+
+    assert response.status_code == 200, problem
+    assert response.json() == {"data": {"__typename": "Query"}}, problem
