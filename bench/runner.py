@@ -615,7 +615,9 @@ class Bench:
             "result": measured,
         }
 
-    def profile(self, scenario: Scenario, target_name: str, out: Path) -> None:
+    def profile(
+        self, scenario: Scenario, target_name: str, out: Path, connections: int = 50
+    ) -> None:
         """py-spy of our gateway under the scenario's load (an extra run, not counted)."""
         spy = shutil.which("py-spy") or str(PYTHON.parent / "py-spy")
         if not Path(spy).exists():
@@ -630,7 +632,7 @@ class Bench:
             target=run_wrk,
             args=(target.request,),
             kwargs={
-                "connections": 50,
+                "connections": connections,
                 "duration": duration + 4,
                 "workdir": self.work,
                 "cpus": LOAD_CPUS,
@@ -658,7 +660,8 @@ class Bench:
         )
         load.join()
         if folded.exists():
-            out.write_text(report.profile_summary(folded, scenario.title), encoding="utf-8")
+            title = f"{scenario.title}, {connections} client{'s' if connections > 1 else ''}"
+            out.write_text(report.profile_summary(folded, title), encoding="utf-8")
 
 
 def machine() -> dict[str, Any]:
@@ -790,14 +793,18 @@ def main(argv: list[str] | None = None) -> int:
             logger.info("wrote %s", path)
         if args.profile:
             # The warm dashboard is profiled running (the response cache's hit path is a
-            # lookup): what the operation itself costs.
-            profiled = {"passthrough": "lkk", "dashboard-warm": "lkk-run"}
+            # lookup): what the operation itself costs. The pass-through also at 1 client,
+            # where its target is the latency added.
+            profiled = {"passthrough": ("lkk", (50, 1)), "dashboard-warm": ("lkk-run", (50,))}
             for scenario in scenarios:
                 if scenario.name in profiled and (
                     not args.scenarios or scenario.name in args.scenarios
                 ):
-                    out = args.out / f"{date}-profile-{scenario.name}.txt"
-                    bench.profile(scenario, profiled[scenario.name], out)
+                    name, concurrencies = profiled[scenario.name]
+                    for connections in concurrencies:
+                        suffix = "" if connections == 50 else f"-{connections}-client"
+                        out = args.out / f"{date}-profile-{scenario.name}{suffix}.txt"
+                        bench.profile(scenario, name, out, connections)
     finally:
         bench.stop_all()
     summary = args.out / f"{date}-summary.md"
