@@ -45,7 +45,7 @@ class Answers(SchemaExtension):
             and context.viewer is not None
             and context.services.responses.enabled
         ):
-            await context.services.responses.viewers.changed(context.viewer.user_id)
+            await context.services.responses.viewers.answers_changed(context.viewer.user_id)
 
 
 answers = on_event_loop(Answers)

@@ -5,7 +5,10 @@ most of the gateway's own work on a warm dashboard (docs/performance.md). They c
 when the customer signs out, changes credentials, is reset or deleted, links or unlinks an
 account, or switches the current one; each of those calls :meth:`ViewerCache.changed` with the
 user's id **after its transaction commits**, which forgets the user here at once and, through
-the :class:`InvalidationBus`, on every other replica.
+the :class:`InvalidationBus`, on every other replica. Any other change of the customer's data
+(every mutation: a submission, a payment, a consent) calls :meth:`ViewerCache.answers_changed`,
+which forgets only the answers kept for them: their sessions and accounts stay remembered, so
+the next request does not read them again.
 
 Safety rules (docs/scale-out.md, "Session cache"):
 
@@ -50,7 +53,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CHANNEL = "lkk:users-changed"
-"""Redis pub/sub channel: the message is the id of a user whose sessions or accounts changed."""
+"""Redis pub/sub channel. A message is the id of a user whose sessions or accounts changed
+(``str(uuid)``, everything of theirs is forgotten), or the URN of the id
+(``urn:uuid:…``) when only the answers kept for them are to be forgotten. Replicas of
+releases before the URN form read it as the plain id (``uuid.UUID`` accepts both): during a
+rolling upgrade they forget more than needed, never less."""
+
+ANSWERS_ONLY = "urn:uuid:"
+"""How a message says that only a user's kept answers changed."""
 
 MAX_ENTRIES = 100_000
 """Entries per map at most; beyond it the map is emptied (memory stays bounded)."""
@@ -77,6 +87,7 @@ class InvalidationBus:
 
     def __init__(self) -> None:
         self.on_change: Callable[[uuid.UUID], None] = lambda user_id: None
+        self.on_answers_change: Callable[[uuid.UUID], None] = lambda user_id: None
         self.on_reset: Callable[[], None] = lambda: None
 
     @property
@@ -90,7 +101,7 @@ class InvalidationBus:
     async def close(self) -> None:
         """Nothing to disconnect."""
 
-    async def publish(self, user_id: uuid.UUID) -> None:
+    async def publish(self, user_id: uuid.UUID, *, answers_only: bool = False) -> None:
         """This process is all there is: :meth:`ViewerCache.changed` already forgot it."""
 
 
@@ -132,11 +143,11 @@ class RedisInvalidationBus(InvalidationBus):
             await self._redis.aclose()
             self._redis = None
 
-    async def publish(self, user_id: uuid.UUID) -> None:
+    async def publish(self, user_id: uuid.UUID, *, answers_only: bool = False) -> None:
         if self._redis is None:
             return
         try:
-            await self._redis.publish(CHANNEL, str(user_id))
+            await self._redis.publish(CHANNEL, user_id.urn if answers_only else str(user_id))
         except (RedisError, OSError) as exc:
             # Other replicas forget the user when their entries expire (the TTL bound).
             self.publish_failures += 1
@@ -172,7 +183,10 @@ class RedisInvalidationBus(InvalidationBus):
         except ValueError:
             logger.warning("user changes: ignored a malformed message")
             return
-        self.on_change(user_id)
+        if text.startswith(ANSWERS_ONLY):
+            self.on_answers_change(user_id)
+        else:
+            self.on_change(user_id)
 
 
 class _Memo(Generic[K, V]):
@@ -244,6 +258,7 @@ class ViewerCache:
         self.ttl = ttl
         self.bus = bus or InvalidationBus()
         self.bus.on_change = self._forget
+        self.bus.on_answers_change = self._forget_answers
         self.bus.on_reset = self.clear
         self._tick = 0
         """Counts forgettings; reads remember the tick they began at."""
@@ -410,13 +425,24 @@ class ViewerCache:
         self._forget(user_id)
         await self.bus.publish(user_id)
 
+    async def answers_changed(self, user_id: uuid.UUID) -> None:
+        """A user's data changed, not their sessions or accounts (call after the commit):
+        forget the answers kept for them here, and tell the other replicas."""
+        self._forget_answers(user_id)
+        await self.bus.publish(user_id, answers_only=True)
+
     def _forget(self, user_id: uuid.UUID) -> None:
+        self._forget_answers(user_id)
+        self.sessions.forget(user_id)
+        self.accounts.forget(user_id)
+
+    def _forget_answers(self, user_id: uuid.UUID) -> None:
+        """Forget the user's kept answers, and let no read that began before now be kept
+        (of any of the maps: the rule stays one tick per user)."""
         if len(self._changed_at) >= MAX_ENTRIES:
             self.clear()  # keeps the map bounded; forgetting everything is always safe
         self._tick += 1
         self._changed_at[user_id] = self._tick
-        self.sessions.forget(user_id)
-        self.accounts.forget(user_id)
         self.responses.forget(user_id)
 
     def clear(self) -> None:

@@ -221,7 +221,7 @@ class PaymentLedger:
         )
         await self.events.publish(payment_id, moved.version)
         if moved.user_id is not None:
-            await self.viewers.changed(moved.user_id)
+            await self.viewers.answers_changed(moved.user_id)
         return moved
 
     async def flag(self, payment_id: uuid.UUID, why: str) -> bool:

@@ -265,7 +265,7 @@ class ReadingsService:
         """A queued submission was delivered or given up: the customer's next answers must
         show it, not the pending one a cached answer still holds."""
         if entry.user_id is not None:
-            await self.accounts.viewers.changed(entry.user_id)
+            await self.accounts.viewers.answers_changed(entry.user_id)
 
     async def history(
         self, meter_id: str, since: date, until: date

@@ -19,6 +19,7 @@ from gateway.clock import Clock
 from gateway.services import Services
 from tests.gateway.accounts.test_accounts_api import DASHBOARD, SELECT, calls, forget_calls
 from tests.gateway.conftest import settings_for
+from tests.gateway.identity.test_viewer_cache import store_statements
 from tests.gateway.journeys import link, sign_in_demo
 from tests.gateway.readings.test_readings_api import HISTORY
 from tests.support import graphql
@@ -118,6 +119,28 @@ async def test_any_mutation_of_the_customer_forgets_their_answers(
     assert before["data"]["me"]["phone"] is None
     assert after["data"]["me"]["phone"] == {"value": None, "confirmed": False}  # not yet
     assert kept_outcomes(app) == 1
+
+
+async def test_a_mutation_that_changes_no_session_or_account_leaves_them_remembered(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    # Given a customer whose contacts answer is kept
+    headers = await sign_in_demo(client)
+    await graphql(client, CONTACTS, headers=headers)
+    await graphql(client, CONTACTS, headers=headers)
+    assert kept_outcomes(app) == 1
+
+    # When they give a new phone number, and ask for their contacts again
+    asked = await graphql(client, REQUEST_CODE, {"value": "+7 912 000-11-33"}, headers=headers)
+    assert asked["data"]["requestContactCode"]["errors"] == [], asked
+    with store_statements(app) as statements:
+        after = await graphql(client, CONTACTS, headers=headers)
+
+    # Then the answer is run again, but the session and the linked accounts come from memory
+    assert after["data"]["me"]["phone"] == {"value": None, "confirmed": False}
+    assert kept_outcomes(app) == 1
+    assert statements, "the contacts are read from the store"
+    assert not [s for s in statements if "FROM sessions" in s or "FROM user_accounts" in s]
 
 
 async def test_an_answer_with_an_uncached_upstream_call_is_never_kept(

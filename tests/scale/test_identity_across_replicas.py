@@ -187,3 +187,34 @@ async def account_numbers(client: httpx.AsyncClient, headers: dict[str, str]) ->
     body = await graphql(client, ACCOUNTS, headers=headers)
     assert "errors" not in body, body
     return sorted(a["number"] for a in body["data"]["me"]["accounts"])
+
+
+CONTACTS = "query Contacts { me { phone { value confirmed } } }"
+KEPT_CONTACTS = 'lkk_graphql_operations_total{operation="Contacts",outcome="kept",type="query"}'
+GIVE_PHONE = """
+mutation($value: String!) {
+  requestContactCode(input: {channel: PHONE, value: $value}) { errors { code } }
+}"""
+
+
+async def test_a_data_change_on_one_replica_reaches_the_answers_kept_on_another(
+    fleet: Fleet,
+) -> None:
+    # Given a customer whose contacts replica B has just given twice (kept the second time)
+    a, b = fleet.client(0), fleet.client(1)
+    headers = bearer((await sign_in(a, DEMO_PASSWORD))["token"])
+    kept_before = (await fleet.metrics(1)).get(KEPT_CONTACTS, 0)
+    first = await graphql(b, CONTACTS, headers=headers)
+    assert await graphql(b, CONTACTS, headers=headers) == first
+    assert (await fleet.metrics(1)).get(KEPT_CONTACTS, 0) == kept_before + 1
+
+    # When they give a new phone number through replica A (a change of data only: the
+    # message says "answers only", and B keeps their session)
+    asked = await graphql(a, GIVE_PHONE, {"value": "+7 912 000-44-55"}, headers=headers)
+    assert asked["data"]["requestContactCode"]["errors"] == [], asked
+
+    # Then replica B's next answer is run again and shows it
+    after = await graphql(b, CONTACTS, headers=headers)
+    assert after["data"]["me"]["phone"] == {"value": None, "confirmed": False}
+    assert (await fleet.metrics(1)).get(KEPT_CONTACTS, 0) == kept_before + 1
+    assert await login_of(b, headers) == DEMO_LOGIN

@@ -332,3 +332,47 @@ async def test_a_burst_after_the_session_ran_out_reads_it_from_the_store_once(
     reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     assert len([s for s in reads if "FROM sessions" in s]) == 1, reads
     assert len(reads) == 2, reads
+
+
+async def test_a_change_of_answers_only_keeps_sessions_and_accounts() -> None:
+    # Given a cache holding a user's session, accounts and an answer
+    cache = ViewerCache(ttl=60)
+    user = uuid.uuid4()
+    now = datetime.now(UTC)
+    viewer = Viewer(user, "7200000001", "7200000001", uuid.uuid4(), "7200000001")
+    session = LiveSession(viewer, now, now + timedelta(days=1))
+    cache.sessions.put("digest", session, user, time.monotonic() + 60)
+    cache.accounts.put(user, ("7200000001",), user, time.monotonic() + 60)
+    began = cache.tick
+    cache.responses.put("answer", {"data": 1}, user, time.monotonic() + 60)
+
+    # When only their data changes
+    await cache.answers_changed(user)
+
+    # Then the answer is gone, the session and accounts are not, and an answer worked out
+    # before the change is not kept
+    moment = time.monotonic()
+    assert cache.response("answer") is None
+    assert cache.sessions.get("digest", moment) is session
+    assert cache.accounts.get(user, moment) == ("7200000001",)
+    assert not cache.keep_response("late", {}, user, until=moment + 60, began=began, size=1)
+
+
+def test_replicas_tell_a_change_of_answers_only_from_a_full_one() -> None:
+    # Given a replica's bus
+    bus = RedisInvalidationBus("redis://127.0.0.1:1")
+    full: list[uuid.UUID] = []
+    answers: list[uuid.UUID] = []
+    bus.on_change, bus.on_answers_change = full.append, answers.append
+    user = uuid.uuid4()
+
+    # When it hears each kind of message
+    bus._dispatch(str(user).encode())
+    bus._dispatch(user.urn.encode())
+    bus._dispatch(b"not a user")
+
+    # Then each goes where it belongs, and a replica of an earlier release, which reads every
+    # message with uuid.UUID(), takes the answers-only form for a full change of the same user
+    assert full == [user]
+    assert answers == [user]
+    assert uuid.UUID(user.urn) == user
