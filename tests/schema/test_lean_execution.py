@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import strawberry
 from graphql.execution import executor as executor_module
+from graphql.execution.collect_fields import collect_subfields
 from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
@@ -283,7 +284,7 @@ def _directory(execution: type[StrawberryGraphQLCoreExecutionContext]) -> Any:
 def collections(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The object types graphql-core walks the document for, one entry per collection."""
     walked: list[str] = []
-    original = executor_module.collect_subfields
+    original = collect_subfields  # what graphql-core's executor module calls by this name
 
     def counted(*args: Any) -> Any:
         walked.append(args[4].name)  # the return type
