@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -61,6 +62,13 @@ class Store:
         """A session inside a transaction, committed on success, rolled back on error."""
         async with self.sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """A connection inside a transaction, for Core statements (no ORM session to set
+        up): committed on success, rolled back on error."""
+        async with self.engine.begin() as connection:
+            yield connection
 
     async def ping(self) -> None:
         """One round trip to the database (readiness)."""
