@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from adapters.billing import AccountBalance, BillingAccount, BillingClient
@@ -40,6 +40,15 @@ class MeterOfAccount:
     account_number: str
     meter: Meter
     stale: bool
+
+
+_LINKED: Table = LinkedAccount.__table__  # type: ignore[assignment]
+_NUMBERS = (
+    select(_LINKED.c.user_id, _LINKED.c.account_number)
+    .where(_LINKED.c.user_id.in_(bindparam("users", expanding=True)))
+    .order_by(_LINKED.c.linked_at, _LINKED.c.id)
+)
+"""Users' linked account numbers, in the order they were linked (built once)."""
 
 
 class AccountsService:
@@ -74,12 +83,8 @@ class AccountsService:
         self, user_ids: list[uuid.UUID]
     ) -> dict[uuid.UUID, tuple[str, ...]]:
         found: dict[uuid.UUID, list[str]] = {user_id: [] for user_id in user_ids}
-        async with self.store.session() as db:
-            rows = await db.execute(
-                select(LinkedAccount.user_id, LinkedAccount.account_number)
-                .where(LinkedAccount.user_id.in_(user_ids))
-                .order_by(LinkedAccount.linked_at, LinkedAccount.id)
-            )
+        async with self.store.connection() as db:
+            rows = await db.execute(_NUMBERS, {"users": user_ids})
             for user_id, number in rows:
                 found[user_id].append(number)
         return {user_id: tuple(numbers) for user_id, numbers in found.items()}

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.clock import Clock
@@ -58,6 +58,31 @@ class NewSession:
     token: str
     expires_at: datetime
     viewer: Viewer
+
+
+_SESSIONS: Table = Session.__table__  # type: ignore[assignment]
+_USERS: Table = User.__table__  # type: ignore[assignment]
+_LOAD = (
+    select(
+        _SESSIONS.c.id,
+        _SESSIONS.c.revoked_at,
+        _SESSIONS.c.expires_at,
+        _SESSIONS.c.last_seen_at,
+        _SESSIONS.c.current_account,
+        _USERS.c.id.label("user_id"),
+        _USERS.c.login,
+        _USERS.c.account_number,
+    )
+    .join(_USERS, _USERS.c.id == _SESSIONS.c.user_id)
+    .where(_SESSIONS.c.token_hash == bindparam("digest"))
+)
+"""A session and its user by the token's digest: a Core statement built once (a session
+cache miss ran it through the ORM, two entities and a flush, at ~1.4 ms of CPU)."""
+_TOUCH = (
+    update(_SESSIONS)
+    .where(_SESSIONS.c.id == bindparam("session_id"))
+    .values(last_seen_at=bindparam("seen", type_=_SESSIONS.c.last_seen_at.type))
+)
 
 
 class Sessions:
@@ -118,29 +143,24 @@ class Sessions:
     async def _load(self, digest: str) -> tuple[LiveSession, uuid.UUID] | None:
         """The live session of ``digest`` from the store, touched at most every minute."""
         now = self.clock.now()
-        async with self.store.session() as db:
-            found = (
-                await db.execute(
-                    select(Session, User)
-                    .join(User, User.id == Session.user_id)
-                    .where(Session.token_hash == digest)
-                )
-            ).first()
+        async with self.store.connection() as db:
+            found = (await db.execute(_LOAD, {"digest": digest})).first()
             if found is None:
                 return None
-            session, user = found
+            last_seen_at = found.last_seen_at
             if (
-                session.revoked_at is not None
-                or session.expires_at <= now
-                or session.last_seen_at + self.idle <= now
+                found.revoked_at is not None
+                or found.expires_at <= now
+                or last_seen_at + self.idle <= now
             ):
                 return None
-            if now - session.last_seen_at >= TOUCH_EVERY:
-                session.last_seen_at = now
+            if now - last_seen_at >= TOUCH_EVERY:
+                await db.execute(_TOUCH, {"session_id": found.id, "seen": now})
+                last_seen_at = now
             viewer = Viewer(
-                user.id, user.login, user.account_number, session.id, session.current_account
+                found.user_id, found.login, found.account_number, found.id, found.current_account
             )
-            return LiveSession(viewer, session.last_seen_at, session.expires_at), user.id
+            return LiveSession(viewer, last_seen_at, found.expires_at), found.user_id
 
     async def revoke(self, session_id: uuid.UUID) -> None:
         """End one session (sign-out)."""
