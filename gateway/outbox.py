@@ -119,7 +119,8 @@ statements built once, with bound parameters. Built per call through the ORM (an
 unit of work, an ORM-enabled UPDATE … RETURNING) they were a third of a submission's CPU."""
 
 _GET = select(OUTBOX).where(OUTBOX.c.dedup_key == bindparam("key"))
-_RECORD = insert(OUTBOX)
+_RECORD = insert(OUTBOX).returning(*OUTBOX.c)
+"""A new write; the row as stored, from the same statement."""
 
 
 def _typed(name: str, column: str) -> Any:
@@ -208,29 +209,14 @@ class Outbox:
         """Record a write, leased to the caller for its first attempt. Returns the entry
         and whether it is new; an existing entry with that key is returned untouched."""
         now = self.clock.now()
-        entry = Entry(
-            id=uuid.uuid4(),
-            kind=kind,
-            dedup_key=dedup_key,
-            subject=subject,
-            payload=dict(payload),
-            state=OutboxState.PENDING,
-            attempts=0,
-            last_error="",
-            result=None,
-            created_at=now,
-            finished_at=None,
-            params_sha256=params_sha256,
-            user_id=user_id,
-        )
         row = {
-            "id": entry.id,
+            "id": uuid.uuid4(),
             "kind": kind,
             "dedup_key": dedup_key,
             "subject": subject,
             "user_id": user_id,
             "params_sha256": params_sha256,
-            "payload": entry.payload,
+            "payload": dict(payload),
             "state": OutboxState.PENDING.value,
             "attempts": 0,
             "next_attempt_at": now,
@@ -240,13 +226,13 @@ class Outbox:
         }  # result and finished_at: NULL until the write settles
         try:
             async with self.store.connection() as db:
-                await db.execute(_RECORD, row)
+                recorded = (await db.execute(_RECORD, row)).one()
         except IntegrityError:
             existing = await self.get(dedup_key)
             if existing is None:  # pragma: no cover - the row that clashed was deleted
                 raise
             return existing, False
-        return entry, True
+        return Entry.of(recorded), True
 
     async def get(self, dedup_key: str) -> Entry | None:
         """The write with this key, if any."""

@@ -115,7 +115,7 @@ Plan = Leaf | Branch
 _PLANS: weakref.WeakKeyDictionary[GraphQLSchema, dict[tuple[str, str], Plan | None]] = (
     weakref.WeakKeyDictionary()
 )
-_MISS = object()
+_MISS: Any = object()
 _SENT_AS_IS: dict[GraphQLLeafType, type] = {
     GraphQLString: str,
     GraphQLID: str,
@@ -197,9 +197,6 @@ def _plain(selection_set: SelectionSetNode | None) -> bool:
     return True
 
 
-_UNKNOWN: Any = object()
-
-
 class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's execution context with the short path for plain fields."""
 
@@ -211,7 +208,7 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._plans = plans
         middleware = self.middleware_manager
         self._lean = middleware is None or not middleware.middlewares
-        self._collections: Collections | None = _UNKNOWN
+        self._collections: Collections | None = _MISS  # not looked up yet
 
     def collect_subfields(
         self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList
@@ -219,7 +216,7 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
         """graphql-core's collection of an object's sub-selections, remembered across
         requests when the operation allows it (:func:`_collections_of`)."""
         collections = self._collections
-        if collections is _UNKNOWN:
+        if collections is _MISS:
             collections = self._collections = _collections_of(self.operation, self.fragments)
         if collections is None:
             return super().collect_subfields(return_type, field_details_list)
