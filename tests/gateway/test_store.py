@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
+from gateway.store import db as db_module
 from gateway.store.db import Store
 from gateway.store.migrate import alembic_config, downgrade, upgrade
 from gateway.store.models import Base
@@ -48,3 +51,76 @@ def test_the_migrations_have_one_head() -> None:
     # Branches written side by side must be merged, or the next migration has two parents
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
     assert len(script.get_heads()) == 1, script.get_heads()
+
+
+# SQLite's transactions of one process take turns (gateway/store/db.py, _Turns)
+
+
+async def _store(tmp_path: Path) -> Store:
+    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'store.sqlite3'}")
+    async with store.connection() as db:
+        await db.execute(text("CREATE TABLE written (n INTEGER)"))
+    return store
+
+
+async def test_sqlite_writers_take_turns_in_the_order_they_came(tmp_path: Path) -> None:
+    # Each writer holds its transaction across an await, as the app's do. Without the turns
+    # the ten overlap and SQLite's lock, polled with growing sleeps, decides who goes next.
+    store = await _store(tmp_path)
+    inside, most, order = 0, 0, []
+
+    async def write(n: int) -> None:
+        nonlocal inside, most
+        async with store.connection() as db:
+            inside += 1
+            most = max(most, inside)
+            await db.execute(text("INSERT INTO written VALUES (:n)"), {"n": n})
+            await asyncio.sleep(0.005)
+            order.append(n)
+            inside -= 1
+
+    try:
+        tasks = []
+        for n in range(10):
+            tasks.append(asyncio.create_task(write(n)))
+            await asyncio.sleep(0)  # each starts waiting before the next one comes
+        await asyncio.gather(*tasks)
+        async with store.connection() as db:
+            rows = (await db.execute(text("SELECT n FROM written ORDER BY rowid"))).scalars()
+            written = list(rows)
+    finally:
+        await store.close()
+    assert most == 1
+    assert order == list(range(10))
+    assert written == list(range(10))
+
+
+async def test_a_transaction_inside_another_of_the_same_task_goes_ahead(tmp_path: Path) -> None:
+    store = await _store(tmp_path)
+    try:
+        async with asyncio.timeout(2), store.session() as outer:
+            await outer.execute(text("SELECT 1"))
+            async with store.connection() as inner:  # a read: WAL lets it beside the outer
+                assert (await inner.execute(text("SELECT count(*) FROM written"))).scalar() == 0
+    finally:
+        await store.close()
+
+
+async def test_a_turn_not_given_in_time_is_not_waited_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A task that holds its turn while it waits for another task's transaction must not
+    # hang it: after SQLite's busy timeout the other goes ahead, as it would without turns.
+    monkeypatch.setattr(db_module, "SQLITE_BUSY_SECONDS", 0.05)
+    store = await _store(tmp_path)
+
+    async def read() -> int:
+        async with store.connection() as db:
+            return int((await db.execute(text("SELECT count(*) FROM written"))).scalar_one())
+
+    try:
+        async with asyncio.timeout(2), store.connection():
+            assert await asyncio.create_task(read()) == 0
+    finally:
+        await store.close()
+    assert "went ahead without its turn" in caplog.text
