@@ -236,14 +236,14 @@ class Outbox:
 
     async def get(self, dedup_key: str) -> Entry | None:
         """The write with this key, if any."""
-        async with self.store.connection() as db:
+        async with self.store.reading() as db:
             row = (await db.execute(_GET, {"key": dedup_key})).first()
             return Entry.of(row) if row is not None else None
 
     async def pending_of(self, kind: str, subjects: list[str]) -> dict[str, list[Entry]]:
         """Undelivered writes per subject, oldest first."""
         result: dict[str, list[Entry]] = {s: [] for s in subjects}
-        async with self.store.session() as db:
+        async with self.store.reading_session() as db:
             rows = await db.scalars(
                 select(OutboxMessage)
                 .where(
@@ -259,7 +259,7 @@ class Outbox:
 
     async def depth(self) -> dict[str, int]:
         """How many writes are in each state (metrics)."""
-        async with self.store.session() as db:
+        async with self.store.reading_session() as db:
             rows = await db.execute(
                 select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
             )

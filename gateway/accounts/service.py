@@ -83,7 +83,7 @@ class AccountsService:
         self, user_ids: list[uuid.UUID]
     ) -> dict[uuid.UUID, tuple[str, ...]]:
         found: dict[uuid.UUID, list[str]] = {user_id: [] for user_id in user_ids}
-        async with self.store.connection() as db:
+        async with self.store.reading() as db:
             rows = await db.execute(_NUMBERS, {"users": user_ids})
             for user_id, number in rows:
                 found[user_id].append(number)

@@ -143,24 +143,25 @@ class Sessions:
     async def _load(self, digest: str) -> tuple[LiveSession, uuid.UUID] | None:
         """The live session of ``digest`` from the store, touched at most every minute."""
         now = self.clock.now()
-        async with self.store.connection() as db:
+        async with self.store.reading() as db:  # most loads touch nothing: no write turn
             found = (await db.execute(_LOAD, {"digest": digest})).first()
-            if found is None:
-                return None
-            last_seen_at = found.last_seen_at
-            if (
-                found.revoked_at is not None
-                or found.expires_at <= now
-                or last_seen_at + self.idle <= now
-            ):
-                return None
-            if now - last_seen_at >= TOUCH_EVERY:
+        if found is None:
+            return None
+        last_seen_at = found.last_seen_at
+        if (
+            found.revoked_at is not None
+            or found.expires_at <= now
+            or last_seen_at + self.idle <= now
+        ):
+            return None
+        if now - last_seen_at >= TOUCH_EVERY:
+            async with self.store.connection() as db:
                 await db.execute(_TOUCH, {"session_id": found.id, "seen": now})
-                last_seen_at = now
-            viewer = Viewer(
-                found.user_id, found.login, found.account_number, found.id, found.current_account
-            )
-            return LiveSession(viewer, last_seen_at, found.expires_at), found.user_id
+            last_seen_at = now
+        viewer = Viewer(
+            found.user_id, found.login, found.account_number, found.id, found.current_account
+        )
+        return LiveSession(viewer, last_seen_at, found.expires_at), found.user_id
 
     async def revoke(self, session_id: uuid.UUID) -> None:
         """End one session (sign-out)."""

@@ -51,7 +51,7 @@ class PaymentLedger:
 
     async def get(self, payment_id: uuid.UUID) -> PaymentRecord | None:
         """One payment."""
-        async with self.store.session() as db:
+        async with self.store.reading_session() as db:
             row = await db.get(CardPayment, payment_id)
             return PaymentRecord.of(row) if row is not None else None
 
@@ -83,7 +83,7 @@ class PaymentLedger:
 
     async def where(self, *conditions: Any, limit: int = 200) -> list[PaymentRecord]:
         """Payments matching SQLAlchemy conditions, oldest change first."""
-        async with self.store.session() as db:
+        async with self.store.reading_session() as db:
             rows = await db.scalars(
                 select(CardPayment).where(*conditions).order_by(CardPayment.updated_at).limit(limit)
             )
@@ -91,7 +91,7 @@ class PaymentLedger:
 
     async def count(self, *conditions: Any) -> int:
         """How many payments match."""
-        async with self.store.session() as db:
+        async with self.store.reading_session() as db:
             found = await db.scalar(
                 select(func.count()).select_from(CardPayment).where(*conditions)
             )
@@ -99,7 +99,7 @@ class PaymentLedger:
 
     async def history(self, payment_id: uuid.UUID, after_version: int) -> list[PaymentRecord]:
         """The payment as it was after each of its changes later than ``after_version``."""
-        async with self.store.session() as db:
+        async with self.store.reading_session() as db:
             row = await db.get(CardPayment, payment_id)
             if row is None:
                 return []
@@ -118,7 +118,7 @@ class PaymentLedger:
         self, numbers: Sequence[str], statuses: Collection[PaymentStatus], since: datetime
     ) -> list[PaymentRecord]:
         """Payments of some accounts in some statuses started since a moment, newest first."""
-        async with self.store.session() as db:
+        async with self.store.reading_session() as db:
             rows = await db.scalars(
                 select(CardPayment)
                 .where(

@@ -131,6 +131,24 @@ class Store:
         async with self._turn(), self.engine.begin() as connection:
             yield connection
 
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for SELECTs only: it takes no turn, since SQLite's WAL lets readers
+        go beside the writer (each statement reads what was committed when it began), and
+        anything else is rolled back when it closes. For reads on a customer's request (a
+        session, linked accounts, an outbox row) that must not queue behind writes."""
+        async with self.engine.connect() as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def reading_session(self) -> AsyncIterator[AsyncSession]:
+        """An ORM session for reads only, taking no turn (:meth:`reading`). A change made
+        through it would be lost when it closes, so one raises :class:`RuntimeError`."""
+        async with self.sessions() as session:
+            yield session
+            if session.new or session.dirty or session.deleted:
+                raise RuntimeError("a reading session holds changes: use Store.session()")
+
     async def ping(self) -> None:
         """One round trip to the database (readiness)."""
         async with self.engine.connect() as connection:

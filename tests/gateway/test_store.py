@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, func, inspect, select, text
 
 from gateway.store import db as db_module
 from gateway.store.db import Store
 from gateway.store.migrate import alembic_config, downgrade, upgrade
-from gateway.store.models import Base
+from gateway.store.models import AuditEvent, Base
 
 TABLES = set(Base.metadata.tables)
 """Every table of the models: the migrations create them all (on SQLite here and on
@@ -124,3 +125,31 @@ async def test_a_turn_not_given_in_time_is_not_waited_for(
     finally:
         await store.close()
     assert "went ahead without its turn" in caplog.text
+
+
+async def test_reads_go_beside_a_writer_and_see_what_was_committed(tmp_path: Path) -> None:
+    store = await _store(tmp_path)
+    try:
+        async with asyncio.timeout(2), store.connection() as writer:  # holds the turn
+            await writer.execute(text("INSERT INTO written VALUES (1)"))
+            async with store.reading() as db:
+                assert (await db.execute(text("SELECT count(*) FROM written"))).scalar() == 0
+            async with store.reading_session() as session:
+                assert (await session.execute(text("SELECT count(*) FROM written"))).scalar() == 0
+        async with store.reading() as db:
+            assert (await db.execute(text("SELECT count(*) FROM written"))).scalar() == 1
+    finally:
+        await store.close()
+
+
+async def test_a_reading_session_refuses_to_lose_a_change(tmp_path: Path) -> None:
+    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'store.sqlite3'}")
+    try:
+        await store.migrate()
+        with pytest.raises(RuntimeError, match="reading session holds changes"):
+            async with store.reading_session() as session:
+                session.add(AuditEvent(at=datetime.now(UTC), actor="test", action="x", subject="y"))
+        async with store.reading_session() as session:
+            assert await session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+    finally:
+        await store.close()
