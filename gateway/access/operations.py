@@ -91,7 +91,7 @@ class PersistedOperations:
 
     async def document(self, key_id: uuid.UUID, digest: str) -> str | None:
         """The text of a document on a key's allow-list, or None."""
-        async with self.store.session() as db:
+        async with self.store.reading_session() as db:
             found: str | None = await db.scalar(
                 select(PersistedOperation.document).where(
                     PersistedOperation.key_id == key_id,
@@ -102,7 +102,7 @@ class PersistedOperations:
 
     async def list_for(self, key_id: uuid.UUID) -> list[RegisteredOperation]:
         """A key's allow-list, oldest first."""
-        async with self.store.session() as db:
+        async with self.store.reading_session() as db:
             rows = await db.scalars(
                 select(PersistedOperation)
                 .where(PersistedOperation.key_id == key_id)

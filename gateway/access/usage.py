@@ -143,7 +143,7 @@ class KeyLimits:
         now = time.monotonic()
         if cached is not None and cached[0] > now:
             return cached[1]
-        async with self.store.session() as db:
+        async with self.store.reading_session() as db:
             row = await db.get(ApiKeyLimits, key_id)
         values = (
             KeyLimitValues(row.requests_per_minute, row.hourly_cost_budget)

@@ -121,7 +121,7 @@ class ApiKeys:
         """The principal of a live key, or None."""
         if not secret or len(secret) > 200:
             return None
-        async with self.store.session() as db:
+        async with self.store.reading_session() as db:
             key = (
                 await db.execute(select(ApiKey).where(ApiKey.key_hash == token_digest(secret)))
             ).scalar_one_or_none()

@@ -274,7 +274,7 @@ class IdentityService:
     ) -> list[dict[ContactChannel, ContactState]]:
         """Each user's e-mail and phone as saved, in the order asked (one query)."""
         found: dict[uuid.UUID, dict[ContactChannel, ContactState]] = {u: {} for u in user_ids}
-        async with self.store.session() as db:
+        async with self.store.reading_session() as db:
             rows = await db.execute(select(Contact).where(Contact.user_id.in_(user_ids)))
             for row in rows.scalars():
                 found[row.user_id][ContactChannel(row.channel)] = _contact_state(row)
