@@ -73,14 +73,17 @@ class _Turns:
             self._lock, self._loop = asyncio.Lock(), loop
         lock = self._lock
         started = time.monotonic()
+        given = True
         try:
             async with asyncio.timeout(SQLITE_BUSY_SECONDS):
                 await lock.acquire()
         except TimeoutError:
+            given = False
             logger.warning(
                 "store transaction went ahead without its turn after %.1f s",
                 time.monotonic() - started,
             )
+        if not given:  # (outside the handler: the transaction's errors are not "during" it)
             yield
             return
         self._holder = task
