@@ -9,7 +9,11 @@ awaitable checks and a recursive completion through the non-null and list wrappe
 - a **scalar or enum** is coerced directly, and no response path is even made for it;
 - an **object** (or a list of objects) of a type with no ``is_type_of`` check has its
   sub-selection executed directly, with graphql-core's own error handling at the field's
-  and each item's path.
+  and each item's path;
+- an object whose sub-selection is **only plain leaves** (a reading, a charge line) is
+  completed as a row: its leaves read and coerced in a loop worked out once per operation
+  (:func:`_row`), with no response path, sub-field collection or field loop per object.
+  The rows are remembered only where the sub-selections are (below).
 
 Anything else, and every case that would end in an error or a null (a missing value, a value
 its type cannot send, an exception), takes graphql-core's full path, so answers and errors
@@ -160,7 +164,11 @@ def _branch(
 
 
 Collections = dict[tuple[Any, ...], CollectedFields]
+Rows = tuple[tuple[str, Leaf], ...]
+"""An object's sub-selection when every field of it is a plain leaf: response names and
+plans, in the order graphql-core would complete them."""
 _COLLECTIONS: ByDocument[Collections | None] = ByDocument()
+_ROWS: ByDocument[dict[tuple[Any, ...], Rows | None]] = ByDocument()
 
 
 def _collections_of(
@@ -209,6 +217,7 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
         middleware = self.middleware_manager
         self._lean = middleware is None or not middleware.middlewares
         self._collections: Collections | None = _MISS  # not looked up yet
+        self._rows: dict[tuple[Any, ...], Rows | None] | None = _MISS
 
     def collect_subfields(
         self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList
@@ -227,6 +236,43 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 return_type, field_details_list
             )
         return collected
+
+    def _rows_of(
+        self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> Rows | None:
+        """The leaf rows of an object's sub-selection, or ``None`` when any of its fields is
+        not a plain leaf (or the operation's collections are not remembered: then what is
+        collected may depend on the variables)."""
+        memo = self._rows
+        if memo is _MISS:
+            collections = self._collections
+            if collections is _MISS:
+                collections = self._collections = _collections_of(self.operation, self.fragments)
+            memo = self._rows = (
+                None
+                if collections is None or not self._lean
+                else _ROWS.get((self.operation,), (), dict)
+            )
+        if memo is None:
+            return None
+        key = (object_type, *[id(details.node) for details in field_details_list])
+        try:
+            return memo[key]
+        except KeyError:
+            pass
+        grouped_field_set, new_defer_usages, _ = self.collect_subfields(
+            object_type, field_details_list
+        )
+        rows: list[tuple[str, Leaf]] | None = None if new_defer_usages else []
+        for response_name, details in grouped_field_set.items():
+            node = details[0].node
+            plan = self._plan_of(object_type, node.name.value)
+            if rows is None or type(plan) is not Leaf or node.directives or len(details) != 1:
+                rows = None
+                break
+            rows.append((response_name, plan))
+        found = memo[key] = None if rows is None else tuple(rows)
+        return found
 
     def _plan_of(self, parent_type: GraphQLObjectType, name: str) -> Plan | None:
         key = (parent_type.name, name)
@@ -318,9 +364,12 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 return _MISS
         try:
             if plan.item_type is None:
-                completed = self.collect_and_execute_subfields(
-                    plan.object_type, field_details_list, path, value, position_context
-                )
+                rows = self._rows_of(plan.object_type, field_details_list)
+                completed = _MISS if rows is None else _row(rows, value)
+                if completed is _MISS:
+                    completed = self.collect_and_execute_subfields(
+                        plan.object_type, field_details_list, path, value, position_context
+                    )
             else:
                 completed = self._items(plan, value, field_details_list, path, position_context)
             if self.is_awaitable(completed):
@@ -344,8 +393,14 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
         completed: list[Any] = []
         awaitable_indices: list[int] = []
         is_awaitable = self.is_awaitable
+        rows = self._rows_of(plan.object_type, field_details_list)
         try:
             for index, item in enumerate(items):
+                if rows is not None:
+                    row = _row(rows, item)
+                    if row is not _MISS:
+                        completed.append(row)
+                        continue
                 item_path = path.add_key(index, None)
                 try:
                     result = self.collect_and_execute_subfields(
@@ -394,6 +449,18 @@ async def _settle_into(container: C, keys: list[Any]) -> C:
         for key, value in zip(keys, values, strict=True):
             container[key] = value
     return container
+
+
+def _row(rows: Rows, source: Any) -> Any:
+    """An object whose fields are all plain leaves, completed, or ``_MISS`` for the full
+    path (which reads every field again and reports the error or the null at its path)."""
+    completed: dict[str, Any] = {}
+    for response_name, plan in rows:
+        value = _leaf(plan, source)
+        if value is _MISS:
+            return _MISS
+        completed[response_name] = value
+    return completed
 
 
 def _leaf(plan: Leaf, source: Any) -> Any:

@@ -350,3 +350,43 @@ async def test_what_the_variables_select_is_collected_for_each_request(
         assert answer.data == expected.data
     assert answers[0].data != answers[1].data
     assert collections  # walked again: nothing was kept for this operation
+
+
+# --- objects whose fields are all plain leaves: completed as rows ---------------------------
+
+
+@pytest.fixture
+def full_completions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The objects completed through graphql-core's sub-field execution, by type name."""
+    completed: list[str] = []
+    original = LeanExecutionContext.collect_and_execute_subfields
+
+    def counted(self: LeanExecutionContext, return_type: Any, *args: Any) -> Any:
+        completed.append(return_type.name)
+        return original(self, return_type, *args)
+
+    monkeypatch.setattr(LeanExecutionContext, "collect_and_execute_subfields", counted)
+    return completed
+
+
+@pytest.mark.parametrize("kind", ["fine", "broken"])
+async def test_objects_of_plain_leaves_are_completed_as_rows(
+    kind: str, full_completions: list[str]
+) -> None:
+    # given: a list of Box, whose only field asked is a plain leaf
+    document = "query($kind: String!) { holder(kind: $kind) { items { label } } }"
+    lean = strawberry.Schema(query=HolderQuery, execution_context_class=LeanExecutionContext)
+    full = strawberry.Schema(query=HolderQuery)
+
+    # when
+    fast = await lean.execute(document, variable_values={"kind": kind})
+    slow = await full.execute(document, variable_values={"kind": kind})
+
+    # then: graphql-core's answer; a fine Box never takes the full path, and a broken one
+    # (the second item's null label) does, to be reported at its path
+    assert fast.data == slow.data
+    assert [e.formatted for e in fast.errors or ()] == [e.formatted for e in slow.errors or ()]
+    assert full_completions.count("Box") == (0 if kind == "fine" else 1)
+    if kind == "broken":
+        assert slow.errors
+        assert slow.errors[0].path == ["holder", "items", 1, "label"]
