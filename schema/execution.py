@@ -163,12 +163,22 @@ def _branch(
     return Branch(read, attribute, declared, object_type, item_type)
 
 
-Collections = dict[tuple[Any, ...], CollectedFields]
 Rows = tuple[tuple[str, Leaf], ...]
 """An object's sub-selection when every field of it is a plain leaf: response names and
 plans, in the order graphql-core would complete them."""
+
+
+@dataclass(frozen=True, slots=True)
+class Collected:
+    """An object's sub-selection as graphql-core collects it, and its leaf rows (``None``
+    when any field of it is not a plain leaf)."""
+
+    fields: CollectedFields
+    rows: Rows | None
+
+
+Collections = dict[tuple[Any, ...], Collected]
 _COLLECTIONS: ByDocument[Collections | None] = ByDocument()
-_ROWS: ByDocument[dict[tuple[Any, ...], Rows | None]] = ByDocument()
 
 
 def _collections_of(
@@ -217,62 +227,47 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
         middleware = self.middleware_manager
         self._lean = middleware is None or not middleware.middlewares
         self._collections: Collections | None = _MISS  # not looked up yet
-        self._rows: dict[tuple[Any, ...], Rows | None] | None = _MISS
 
     def collect_subfields(
         self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList
     ) -> CollectedFields:
         """graphql-core's collection of an object's sub-selections, remembered across
         requests when the operation allows it (:func:`_collections_of`)."""
+        collected = self._collected(return_type, field_details_list)
+        if collected is None:
+            return super().collect_subfields(return_type, field_details_list)
+        return collected.fields
+
+    def _collected(
+        self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> Collected | None:
+        """The remembered sub-selection and rows of an object, or ``None`` when the
+        operation's collections are not remembered (what is collected may then depend on
+        the variables)."""
         collections = self._collections
         if collections is _MISS:
             collections = self._collections = _collections_of(self.operation, self.fragments)
         if collections is None:
-            return super().collect_subfields(return_type, field_details_list)
+            return None
         key = (return_type, *[id(details.node) for details in field_details_list])
         collected = collections.get(key)
         if collected is None:
-            collected = collections[key] = super().collect_subfields(
-                return_type, field_details_list
-            )
+            fields = super().collect_subfields(return_type, field_details_list)
+            collected = collections[key] = Collected(fields, self._leaf_rows(return_type, fields))
         return collected
 
-    def _rows_of(
-        self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
-    ) -> Rows | None:
-        """The leaf rows of an object's sub-selection, or ``None`` when any of its fields is
-        not a plain leaf (or the operation's collections are not remembered: then what is
-        collected may depend on the variables)."""
-        memo = self._rows
-        if memo is _MISS:
-            collections = self._collections
-            if collections is _MISS:
-                collections = self._collections = _collections_of(self.operation, self.fragments)
-            memo = self._rows = (
-                None
-                if collections is None or not self._lean
-                else _ROWS.get((self.operation,), (), dict)
-            )
-        if memo is None:
+    def _leaf_rows(self, object_type: GraphQLObjectType, fields: CollectedFields) -> Rows | None:
+        grouped_field_set, new_defer_usages, _ = fields
+        if new_defer_usages:
             return None
-        key = (object_type, *[id(details.node) for details in field_details_list])
-        try:
-            return memo[key]
-        except KeyError:
-            pass
-        grouped_field_set, new_defer_usages, _ = self.collect_subfields(
-            object_type, field_details_list
-        )
-        rows: list[tuple[str, Leaf]] | None = None if new_defer_usages else []
+        rows: list[tuple[str, Leaf]] = []
         for response_name, details in grouped_field_set.items():
             node = details[0].node
             plan = self._plan_of(object_type, node.name.value)
-            if rows is None or type(plan) is not Leaf or node.directives or len(details) != 1:
-                rows = None
-                break
+            if type(plan) is not Leaf or node.directives or len(details) != 1:
+                return None
             rows.append((response_name, plan))
-        found = memo[key] = None if rows is None else tuple(rows)
-        return found
+        return tuple(rows)
 
     def _plan_of(self, parent_type: GraphQLObjectType, name: str) -> Plan | None:
         key = (parent_type.name, name)
@@ -364,11 +359,24 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 return _MISS
         try:
             if plan.item_type is None:
-                rows = self._rows_of(plan.object_type, field_details_list)
+                collected = self._collected(plan.object_type, field_details_list)
+                rows = None if collected is None else collected.rows
                 completed = _MISS if rows is None else _row(rows, value)
-                if completed is _MISS:
+                if completed is not _MISS:
+                    pass
+                elif collected is None:
                     completed = self.collect_and_execute_subfields(
                         plan.object_type, field_details_list, path, value, position_context
+                    )
+                else:  # graphql-core's, with what is collected already at hand
+                    grouped_field_set, new_defer_usages, _ = collected.fields
+                    completed = self.execute_collected_subfields(
+                        plan.object_type,
+                        value,
+                        path,
+                        grouped_field_set,
+                        new_defer_usages,
+                        position_context,
                     )
             else:
                 completed = self._items(plan, value, field_details_list, path, position_context)
@@ -393,7 +401,8 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
         completed: list[Any] = []
         awaitable_indices: list[int] = []
         is_awaitable = self.is_awaitable
-        rows = self._rows_of(plan.object_type, field_details_list)
+        collected = self._collected(plan.object_type, field_details_list)
+        rows = None if collected is None else collected.rows
         try:
             for index, item in enumerate(items):
                 if rows is not None:
