@@ -39,7 +39,9 @@ import datetime as dt
 import json
 import logging
 import os
+import signal
 import statistics
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -219,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     runner_args = ["--port-base", str(args.port_base)] + (["--no-peers"] if args.no_peers else [])
     bench = Bench(parse_args(runner_args))
+    # A stop by signal still puts the machine's halt polling back (the ``finally`` below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     why_not = can_poll()
     modes = ("halt",) if why_not else ("halt", "poll")
     if why_not:
