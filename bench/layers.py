@@ -35,8 +35,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
-import json
 import logging
 import os
 import signal
@@ -49,7 +47,7 @@ from typing import Any
 
 from bench.load import Request, run_wrk
 from bench.processes import UsageMeter
-from bench.runner import LOAD_CPUS, Bench, machine, parse_args
+from bench.runner import LOAD_CPUS, Bench, machine, parse_args, write_result
 from bench.scenarios import APOLLO_READINGS, HIVE_READINGS, READINGS_PAGE, graphql_body
 
 logger = logging.getLogger("bench")
@@ -117,24 +115,14 @@ def ladder(bench: Bench, token: str, *, peers: bool) -> list[Layer]:
             "page", "the 10 readings completed", ours(READINGS_PAGE, ACCOUNT, '"edges"'), "lkk-run"
         ),
     ]
-    if peers and "apollo" not in bench.unavailable:
-        apollo = Request(
-            f"http://127.0.0.1:{bench.ports.apollo}/",
-            "POST",
-            graphql_body(APOLLO_READINGS),
-            plain,
-            '"total":',
-        )
-        layers.append(Layer("apollo", "Apollo Server's pass-through", apollo, "apollo"))
-    if peers and "hive" not in bench.unavailable:
-        hive = Request(
-            f"http://127.0.0.1:{bench.ports.hive}/graphql",
-            "POST",
-            graphql_body(HIVE_READINGS),
-            plain,
-            '"total":',
-        )
-        layers.append(Layer("hive", "Hive Gateway's pass-through", hive, "hive"))
+    peer_requests = (
+        ("apollo", f"http://127.0.0.1:{bench.ports.apollo}/", APOLLO_READINGS, "Apollo Server"),
+        ("hive", f"http://127.0.0.1:{bench.ports.hive}/graphql", HIVE_READINGS, "Hive Gateway"),
+    )
+    for name, url, query, label in peer_requests:
+        if peers and name not in bench.unavailable:
+            request = Request(url, "POST", graphql_body(query), plain, '"total":')
+            layers.append(Layer(name, f"{label}'s pass-through", request, name))
     return layers
 
 
@@ -254,9 +242,6 @@ def main(argv: list[str] | None = None) -> int:
         bench.stop_all()
     table = summary(layers, modes, rounds)
     logger.info("\n%s", table)
-    date = dt.datetime.now(dt.UTC).date().isoformat()
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"{date}-layers.json"
     result = {
         "scenario": "layers",
         "title": "The pass-through at one client, layer by layer",
@@ -272,8 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         "unavailable": bench.unavailable,
         "machine": machine(),
     }
-    path.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
-    logger.info("wrote %s", path)
+    write_result(args.out, "layers", result)
     return 0
 
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
-import json
 import logging
 import os
 import threading
@@ -23,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import LoadResult, Request, run_wrk
-from bench.runner import LOAD_CPUS, Bench, machine, parse_args
+from bench.runner import LOAD_CPUS, Bench, machine, parse_args, write_result
 from bench.scenarios import SUBMIT, graphql_body
 
 logger = logging.getLogger("bench")
@@ -101,9 +99,6 @@ def main(argv: list[str] | None = None) -> int:
             )
     finally:
         bench.stop_all()
-    date = dt.datetime.now(dt.UTC).date().isoformat()
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"{date}-mixed.json"
     result = {
         "scenario": "mixed",
         "title": "Store reads on every request beside a submission load",
@@ -112,8 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": rounds,
         "machine": machine(),
     }
-    path.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
-    logger.info("wrote %s", path)
+    write_result(args.out, "mixed", result)
     return 0
 
 

@@ -705,6 +705,16 @@ def machine() -> dict[str, Any]:
     }
 
 
+def write_result(out: Path, name: str, result: dict[str, Any]) -> Path:
+    """Write ``result`` as ``<out>/<date>-<name>.json`` (today's UTC date)."""
+    date = dt.datetime.now(dt.UTC).date().isoformat()
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{date}-{name}.json"
+    path.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+    logger.info("wrote %s", path)
+    return path
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The runner's command line."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
