@@ -40,15 +40,19 @@ import os
 import signal
 import statistics
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
-from bench.load import Request, run_wrk
-from bench.processes import UsageMeter
+from bench.load import Request
 from bench.runner import LOAD_CPUS, Bench, machine, parse_args, write_result
-from bench.scenarios import APOLLO_READINGS, HIVE_READINGS, READINGS_PAGE, graphql_body
+from bench.scenarios import (
+    APOLLO_READINGS,
+    HIVE_READINGS,
+    READINGS_PAGE,
+    Scenario,
+    Target,
+    graphql_body,
+)
 
 logger = logging.getLogger("bench")
 
@@ -65,55 +69,38 @@ requests, so that neither wait ends in a halt."""
 PEERS = ("apollo", "hive")
 
 Figures = dict[str, float]
-"""``p50_ms``, ``cpu_ms`` (the answering process's CPU per request) and ``rps``."""
+"""``p50_ms``, ``cpu_ms`` (the answering process's CPU per request), ``rps`` and
+``upstream_calls`` (of one operation, counted at the emulators)."""
 
 
-@dataclass(frozen=True)
-class Layer:
-    """One request of the ladder and what it adds to the one before."""
-
-    name: str
-    adds: str
-    request: Request
-    server: str | None  # the bench's server that answers it; None: the metering emulator
-
-
-def ladder(bench: Bench, token: str, *, peers: bool) -> list[Layer]:
-    """The requests, each one layer more than the one before."""
+def ladder(bench: Bench, token: str, *, peers: bool) -> Scenario:
+    """The requests, each one layer more than the one before (a target's description says
+    what it adds), and the peers' pass-throughs."""
     gateway = f"http://127.0.0.1:{bench.ports.gateway}"
     plain = {"Content-Type": "application/json"}
     signed = {**plain, "Authorization": f"Bearer {token}"}
 
-    def ours(query: str, variables: dict[str, Any] | None, expect: str) -> Request:
-        body = graphql_body(query, variables)
-        return Request(f"{gateway}/graphql", "POST", body, signed, expect=expect)
+    def ours(name: str, adds: str, query: str, expect: str, account: bool = True) -> Target:
+        body = graphql_body(query, ACCOUNT if account else None)
+        request = Request(f"{gateway}/graphql", "POST", body, signed, expect=expect)
+        return Target(name, "lkk-run", request, adds)
 
     metering = bench.emulator_config.metering_url
-    layers = [
-        Layer(
-            "direct",
-            "the upstream alone",
-            Request(f"{metering}/meters/100006/readings?limit=10", expect='"items"'),
-            None,
-        ),
-        Layer("http", "uvicorn, middleware, a route", Request(f"{gateway}/healthz"), "lkk-run"),
-        Layer(
+    direct = Request(f"{metering}/meters/100006/readings?limit=10", expect='"items"')
+    typename = graphql_body("{ __typename }")
+    targets = [
+        Target("direct", None, direct, "the upstream alone"),
+        Target("http", "lkk-run", Request(f"{gateway}/healthz"), "uvicorn, middleware, a route"),
+        Target(
             "graphql",
+            "lkk-run",
+            Request(f"{gateway}/graphql", "POST", typename, plain, '"data"'),
             "the GraphQL-over-HTTP pipeline",
-            Request(f"{gateway}/graphql", "POST", graphql_body("{ __typename }"), plain, '"data"'),
-            "lkk-run",
         ),
-        Layer("session", "the session", ours("{ me { login } }", None, '"login"'), "lkk-run"),
-        Layer(
-            "account",
-            "the account's ownership and cached meters",
-            ours(METERS, ACCOUNT, '"meters"'),
-            "lkk-run",
-        ),
-        Layer("call", "the metering call", ours(TOTAL, ACCOUNT, '"totalCount"'), "lkk-run"),
-        Layer(
-            "page", "the 10 readings completed", ours(READINGS_PAGE, ACCOUNT, '"edges"'), "lkk-run"
-        ),
+        ours("session", "the session", "{ me { login } }", '"login"', account=False),
+        ours("account", "the account's ownership and cached meters", METERS, '"meters"'),
+        ours("call", "the metering call", TOTAL, '"totalCount"'),
+        ours("page", "the 10 readings completed", READINGS_PAGE, '"edges"'),
     ]
     peer_requests = (
         ("apollo", f"http://127.0.0.1:{bench.ports.apollo}/", APOLLO_READINGS, "Apollo Server"),
@@ -122,8 +109,8 @@ def ladder(bench: Bench, token: str, *, peers: bool) -> list[Layer]:
     for name, url, query, label in peer_requests:
         if peers and name not in bench.unavailable:
             request = Request(url, "POST", graphql_body(query), plain, '"total":')
-            layers.append(Layer(name, f"{label}'s pass-through", request, name))
-    return layers
+            targets.append(Target(name, name, request, f"{label}'s pass-through"))
+    return Scenario("layers", "The pass-through at one client, layer by layer", tuple(targets))
 
 
 def can_poll() -> str | None:
@@ -149,22 +136,23 @@ def polling(mode: str) -> Iterator[None]:
         HALT_POLL.write_text(before)
 
 
-def measure(bench: Bench, layer: Layer, duration: float) -> Figures:
-    """p50 latency and the answering process's CPU per request, one connection."""
-    pid = bench.use(layer.server).pid if layer.server is not None else bench.emulators[0].pid
-    run_wrk(layer.request, connections=1, duration=2, workdir=bench.work, cpus=LOAD_CPUS)
-    with UsageMeter(pid) as meter:
-        load = run_wrk(
-            layer.request, connections=1, duration=duration, workdir=bench.work, cpus=LOAD_CPUS
-        )
-    if load.error_count:
-        raise RuntimeError(f"{layer.name}: {load.errors} {load.error_sample[:300]}")
-    cpu_ms = 1000 * meter.usage().cpu_seconds / max(load.requests, 1)
-    return {"p50_ms": load.latency_ms["p50"], "cpu_ms": cpu_ms, "rps": load.rps}
+def measure(bench: Bench, scenario: Scenario, target: Target) -> Figures:
+    """p50 latency, the answering process's CPU per request and the upstream calls of one
+    operation, one connection (:meth:`Bench.measure`)."""
+    run = bench.measure(scenario, target, 1)
+    if run.load.error_count:
+        raise RuntimeError(f"{target.name}: {run.load.errors} {run.load.error_sample[:300]}")
+    cpu_seconds = run.usage.cpu_seconds if run.usage is not None else 0.0
+    return {
+        "p50_ms": run.load.latency_ms["p50"],
+        "cpu_ms": 1000 * cpu_seconds / max(run.load.requests, 1),
+        "rps": run.load.rps,
+        "upstream_calls": sum(run.calls_per_operation.values()),
+    }
 
 
 def summary(
-    layers: list[Layer], modes: tuple[str, ...], rounds: list[dict[str, dict[str, Figures]]]
+    layers: Sequence[Target], modes: tuple[str, ...], rounds: list[dict[str, dict[str, Figures]]]
 ) -> str:
     """A markdown table of the medians over the rounds, and the latency each pass-through
     adds over ``direct``."""
@@ -173,7 +161,10 @@ def summary(
         return statistics.median(r[mode][name][key] for r in rounds)
 
     head = " | ".join(f"p50 {m} (ms) | CPU/req {m} (ms) | step {m} (ms)" for m in modes)
-    lines = [f"| request | adds | {head} |", "|---|---|" + "---:|" * (3 * len(modes))]
+    lines = [
+        f"| request | adds | upstream calls | {head} |",
+        "|---|---|---:|" + "---:|" * (3 * len(modes)),
+    ]
     before: dict[str, float] = {}
     for layer in layers:
         cells = []
@@ -185,7 +176,8 @@ def summary(
             if layer.name not in ("direct", *PEERS):
                 before[mode] = p50
             cells.append(f"{p50:.2f} | {median(mode, layer.name, 'cpu_ms'):.2f} | {step}")
-        lines.append(f"| `{layer.name}` | {layer.adds} | {' | '.join(cells)} |")
+        calls = median(modes[0], layer.name, "upstream_calls")
+        lines.append(f"| `{layer.name}` | {layer.description} | {calls:g} | {' | '.join(cells)} |")
     lines.append("")
     for name in ("page", *PEERS):
         if any(layer.name == name for layer in layers):
@@ -207,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-peers", action="store_true", help="leave the peers out")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args(argv)
-    runner_args = ["--port-base", str(args.port_base)] + (["--no-peers"] if args.no_peers else [])
+    runner_args = ["--port-base", str(args.port_base), "--duration", str(args.duration)]
+    runner_args += ["--warmup", "2"] + (["--no-peers"] if args.no_peers else [])
     bench = Bench(parse_args(runner_args))
     # A stop by signal still puts the machine's halt polling back (the ``finally`` below).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -223,13 +216,13 @@ def main(argv: list[str] | None = None) -> int:
         bench.prepare_peers()
         bench.define_servers()
         token = bench.sign_in()
-        layers = ladder(bench, token, peers=not args.no_peers)
+        scenario = ladder(bench, token, peers=not args.no_peers)
         for number in range(1, args.rounds + 1):
             figures: dict[str, dict[str, Figures]] = {mode: {} for mode in modes}
             for mode in modes if number % 2 else modes[::-1]:  # alternate which goes first
                 with polling(mode):
-                    for layer in layers:
-                        figures[mode][layer.name] = measure(bench, layer, args.duration)
+                    for layer in scenario.targets:
+                        figures[mode][layer.name] = measure(bench, scenario, layer)
                         logger.info(
                             "round %d %s %s: %s",
                             number,
@@ -240,17 +233,17 @@ def main(argv: list[str] | None = None) -> int:
             rounds.append(figures)
     finally:
         bench.stop_all()
-    table = summary(layers, modes, rounds)
+    table = summary(scenario.targets, modes, rounds)
     logger.info("\n%s", table)
     result = {
         "scenario": "layers",
-        "title": "The pass-through at one client, layer by layer",
+        "title": scenario.title,
         "modes": {
             "halt": "the machine as it is",
             "poll": f"guest_halt_poll_ns={POLL_NS} while measuring",
         },
         "poll_unavailable": why_not,
-        "layers": [{"name": x.name, "adds": x.adds} for x in layers],
+        "layers": [{"name": x.name, "adds": x.description} for x in scenario.targets],
         "rounds": rounds,
         "summary_markdown": table,
         "kernel_cmdline": Path("/proc/cmdline").read_text().strip()[:400],

@@ -705,9 +705,9 @@ def machine() -> dict[str, Any]:
     }
 
 
-def write_result(out: Path, name: str, result: dict[str, Any]) -> Path:
-    """Write ``result`` as ``<out>/<date>-<name>.json`` (today's UTC date)."""
-    date = dt.datetime.now(dt.UTC).date().isoformat()
+def write_result(out: Path, name: str, result: dict[str, Any], date: str | None = None) -> Path:
+    """Write ``result`` as ``<out>/<date>-<name>.json`` (``date``: today's UTC date)."""
+    date = date or dt.datetime.now(dt.UTC).date().isoformat()
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{date}-{name}.json"
     path.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
@@ -788,19 +788,15 @@ def main(argv: list[str] | None = None) -> int:
                 },
                 run_notes=bench.notes,
             )
-            path = args.out / f"{date}-{scenario.name}.json"
-            path.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
-            report.plot(result, args.out / f"{date}-{scenario.name}.png")
+            path = write_result(args.out, scenario.name, result, date)
+            report.plot(result, path.with_suffix(".png"))
             written.append(result)
-            logger.info("wrote %s", path)
         if not args.scenarios or "subscriptions" in args.scenarios:
             result = bench.subscriptions(args.subscribers)
             result.update(date=date, machine=info, run_notes=bench.notes)
-            path = args.out / f"{date}-subscriptions.json"
-            path.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
-            report.plot_subscriptions(result, args.out / f"{date}-subscriptions.png")
+            path = write_result(args.out, "subscriptions", result, date)
+            report.plot_subscriptions(result, path.with_suffix(".png"))
             written.append(result)
-            logger.info("wrote %s", path)
         if args.profile:
             # The warm dashboard is profiled running (the response cache's hit path is a
             # lookup): what the operation itself costs. The pass-through also at 1 client,
